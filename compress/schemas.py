@@ -1,0 +1,108 @@
+"""The data crossing stage boundaries: HF `Features` for the datasets, Pydantic for records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datasets import Features, Sequence, Value
+from pydantic import BaseModel, Field
+
+SAMPLE_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "domain": Value("string"),
+        "source": Value("string"),
+        "split": Value("string"),
+        "text": Value("string"),
+    }
+)
+
+PAIR_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "domain": Value("string"),
+        "source": Value("string"),
+        "split": Value("string"),
+        "original": Value("string"),
+        "compressed": Value("string"),
+        "teacher": Value("string"),
+        "original_tokens": Value("int32"),
+        "compressed_tokens": Value("int32"),
+        "teacher_seconds": Value("float32"),
+    }
+)
+
+VALIDATED_FEATURES = Features(
+    {
+        **PAIR_FEATURES,
+        "validator_models": Sequence(Value("string")),
+        "model_scores": Sequence(Value("float32")),
+        "min_score": Value("float32"),
+        "passed": Value("bool"),
+        "answers_original": Sequence(Value("string")),
+        "answers_compressed": Sequence(Value("string")),
+    }
+)
+
+TRAIN_LOG_FEATURES = Features(
+    {
+        "step": Value("int32"),
+        "loss": Value("float32"),
+        "tokens": Value("int32"),
+        "seconds": Value("float32"),
+    }
+)
+
+EVAL_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "method": Value("string"),
+        "original": Value("string"),
+        "compressed": Value("string"),
+        "original_tokens": Value("int32"),
+        "compressed_tokens": Value("int32"),
+        "original_tokens_cl100k": Value("int32"),
+        "compressed_tokens_cl100k": Value("int32"),
+        "reduction": Value("float32"),
+        "min_score": Value("float32"),
+        "model_scores": Sequence(Value("float32")),
+        "latency_s": Value("float32"),
+    }
+)
+
+
+class StageRecord(BaseModel):
+    """What a finished stage leaves beside its outputs (`_DONE.json`)."""
+
+    stage: str
+    fingerprint: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    seconds: float = 0.0
+    finished_at: str = ""
+
+
+class MethodSummary(BaseModel):
+    """One compressor's figures on the held-out split."""
+
+    method: str
+    n: int
+    token_reduction: float
+    token_reduction_cl100k: float
+    achieved_rate: float
+    equivalence_min: float
+    equivalence_mean: float
+    pass_rate: float
+    latency_p50_s: float
+    latency_p95_s: float
+    worst_model: str
+
+
+class EvalSummary(BaseModel):
+    """The evaluate stage's summary: every compressor at the trained compressor's budget."""
+
+    tokenizer: str
+    tokenizer_secondary: str
+    validator_models: list[str]
+    threshold: float
+    methods: list[MethodSummary]
