@@ -1,0 +1,290 @@
+"""Runs the selected stages in order, skipping finished ones by content fingerprint.
+
+Each stage writes into `<run_dir>/.<stage>.tmp` and is renamed to `<run_dir>/<stage>` only when
+complete, with `_DONE.json` (fingerprint, inputs, metrics). A crash therefore never touches the
+finished stages before it. Finished outputs are also linked into a shared store keyed by
+`<stage>/<fingerprint>`, so a rerun, or another job of a sweep, with the same config and inputs
+reuses them instead of recomputing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+import compress
+from compress.errors import CompressError
+from compress.schemas import StageRecord
+from compress.stages import ORDER, STAGES, StageContext
+from compress.tracking import StageLogger
+
+DONE = "_DONE.json"
+# Bump a stage's version when its output for the same config changes meaning.
+STAGE_VERSIONS = {"generate": 1, "validate": 1, "train": 1, "evaluate": 1}
+NEEDS = {"generate": [], "validate": ["generate"], "train": ["validate"], "evaluate": ["validate", "train"]}
+console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
+
+
+def _sub(cfg: DictConfig, keys: list[str]) -> dict[str, Any]:
+    return {
+        k: OmegaConf.to_container(OmegaConf.select(cfg, k), resolve=True)
+        if isinstance(OmegaConf.select(cfg, k), DictConfig)
+        else OmegaConf.select(cfg, k)
+        for k in keys
+    }
+
+
+def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:
+    """The part of the config that decides a stage's output."""
+    keys = {
+        "generate": ["data", "domain", "teacher", "validation.models"],
+        "validate": ["validation", "domain"],
+        "train": [
+            "train",
+            "backend.name",
+            "backend.device",
+            "backend.dtype",
+            "model",
+            "domain.instruction",
+            "seed",
+        ],
+        "evaluate": ["evaluate", "validation", "domain"],
+    }[stage]
+    return _sub(cfg, keys)
+
+
+def fingerprint(stage: str, cfg: DictConfig, upstream: dict[str, str]) -> str:
+    """Content hash of the stage's config, its inputs' fingerprints and the stage's code version."""
+    payload = {
+        "stage": stage,
+        "version": STAGE_VERSIONS[stage],
+        "package": compress.__version__,
+        "config": stage_config(stage, cfg),
+        "inputs": {k: upstream[k] for k in NEEDS[stage]},
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def read_record(stage_dir: Path) -> StageRecord | None:
+    """The record of a finished stage dir, or None."""
+    path = stage_dir / DONE
+    if not path.is_file():
+        return None
+    return StageRecord.model_validate_json(path.read_text())
+
+
+def _link_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.link-tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        shutil.copytree(src, tmp, copy_function=os.link)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(src, tmp)
+    if dst.exists():
+        shutil.rmtree(dst)
+    tmp.rename(dst)
+
+
+def _tags(cfg: DictConfig) -> list[str]:
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        choices = HydraConfig.get().runtime.choices
+        tags = [f"{k}:{v}" for k, v in choices.items() if v and not str(k).startswith("hydra")]
+    except ValueError:
+        tags = []
+    return [*tags, f"name:{cfg.name}"]
+
+
+def _group(cfg: DictConfig, run_dir: Path) -> str:
+    try:
+        return str(run_dir.relative_to(Path(cfg.paths.outputs)))
+    except ValueError:
+        return run_dir.name
+
+
+def run_pipeline(cfg: DictConfig) -> dict[str, StageRecord]:
+    """Run the configured stages; returns each stage's record (run, reused or read)."""
+    from compress import preflight
+    from compress.llm.local_provider import register
+
+    stages = list(cfg.stages)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise CompressError(f"stages={stages}: unknown stage(s) {unknown}; the stages are {ORDER}.")
+    preflight.check(cfg, stages)
+    run_dir = Path(cfg.paths.run_dir)
+    store = Path(cfg.paths.store)
+    cache = Path(cfg.paths.cache).expanduser()
+    resume = Path(cfg.resume_from) if cfg.resume_from else None
+    if resume is not None and not resume.is_dir():
+        raise CompressError(
+            f"resume_from={resume}: no such run dir. Pass a dir under outputs/runs or outputs/multiruns."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    engine = register(cache, str(cfg.llm.local_engine))
+    job_config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+    job_config["llm_local_engine_resolved"] = engine
+    group, tags = _group(cfg, run_dir), _tags(cfg)
+
+    records: dict[str, StageRecord] = {}
+    dirs: dict[str, Path] = {}
+    for stage in ORDER:
+        needed_later = any(stage in NEEDS[s] for s in stages if ORDER.index(s) > ORDER.index(stage))
+        if stage not in stages:
+            if not needed_later:
+                continue
+            found = _find_input(stage, cfg, records, run_dir, store, resume)
+            if found is None:
+                raise CompressError(
+                    f"stage {stage!r} is not in stages={stages} and no finished output of it was found "
+                    f"(in {run_dir}, the store, or resume_from={resume}). Add {stage} to stages or pass resume_from=RUN_DIR."
+                )
+            dirs[stage], records[stage] = found
+            continue
+        missing = [n for n in NEEDS[stage] if n not in records]
+        if missing:
+            raise CompressError(f"stage {stage!r} needs {missing} first.")
+        fp = fingerprint(stage, cfg, {k: v.fingerprint for k, v in records.items()})
+        dest = run_dir / stage
+        rec = None if cfg.force else _reuse(stage, fp, dest, store)
+        with StageLogger(cfg.logger, stage, run_dir, group, [*tags, f"stage:{stage}"], job_config) as log:
+            if rec is not None:
+                console.print(f"[green]✓ {stage}[/] finished earlier with the same inputs ({fp}): skipped")
+                log.summary({**_flat(rec.metrics), "reused": True, "fingerprint": fp})
+            else:
+                rec = _execute(stage, fp, cfg, dest, {n: dirs[n] for n in NEEDS[stage]}, cache, log, records)
+                _publish(dest, store / stage / fp)
+                log.summary({"fingerprint": fp, "seconds": rec.seconds, "reused": False})
+        records[stage], dirs[stage] = rec, dest
+    _print_summary(records, run_dir)
+    return records
+
+
+def _flat(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in metrics.items() if isinstance(v, int | float | str | bool)}
+
+
+def _find_input(
+    stage: str,
+    cfg: DictConfig,
+    records: dict[str, StageRecord],
+    run_dir: Path,
+    store: Path,
+    resume: Path | None,
+) -> tuple[Path, StageRecord] | None:
+    if resume is not None and (rec := read_record(resume / stage)) is not None:
+        return resume / stage, rec
+    if (rec := read_record(run_dir / stage)) is not None:
+        return run_dir / stage, rec
+    if all(n in records for n in NEEDS[stage]):
+        fp = fingerprint(stage, cfg, {k: v.fingerprint for k, v in records.items()})
+        if (rec := read_record(store / stage / fp)) is not None:
+            return store / stage / fp, rec
+    return None
+
+
+def _reuse(stage: str, fp: str, dest: Path, store: Path) -> StageRecord | None:
+    rec = read_record(dest)
+    if rec is not None and rec.fingerprint == fp:
+        return rec
+    stored = store / stage / fp
+    rec = read_record(stored)
+    if rec is not None:
+        _link_copy(stored, dest)
+        return rec
+    return None
+
+
+def _execute(
+    stage: str,
+    fp: str,
+    cfg: DictConfig,
+    dest: Path,
+    inputs: dict[str, Path],
+    cache: Path,
+    log: StageLogger,
+    records: dict[str, StageRecord],
+) -> StageRecord:
+    tmp = dest.with_name(f".{stage}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    console.rule(f"[bold]{stage}")
+    t0 = time.perf_counter()
+    metrics = STAGES[stage](StageContext(cfg=cfg, out=tmp, inputs=inputs, cache=cache, log=log))
+    seconds = time.perf_counter() - t0
+    metrics["seconds"] = seconds
+    log.summary(_flat(metrics))
+    rec = StageRecord(
+        stage=stage,
+        fingerprint=fp,
+        inputs={n: records[n].fingerprint for n in NEEDS[stage]},
+        metrics=metrics,
+        seconds=seconds,
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    (tmp / DONE).write_text(rec.model_dump_json(indent=2))
+    if dest.exists():
+        shutil.rmtree(dest)
+    tmp.rename(dest)
+    console.print(f"[green]✓ {stage}[/] in {seconds:.1f}s")
+    return rec
+
+
+def _publish(src: Path, stored: Path) -> None:
+    if read_record(stored) is None:
+        stored.parent.mkdir(parents=True, exist_ok=True)
+        _link_copy(src, stored)
+
+
+def _print_summary(records: dict[str, StageRecord], run_dir: Path) -> None:
+    table = Table(title=f"run {run_dir}")
+    for col in ("stage", "seconds", "fingerprint"):
+        table.add_column(col)
+    for name, rec in records.items():
+        table.add_row(name, f"{rec.seconds:.1f}", rec.fingerprint)
+    console.print(table)
+    summary = run_dir / "evaluate" / "summary.json"
+    if summary.is_file():
+        from compress.stages import read_summary
+
+        s = read_summary(run_dir)
+        t = Table(
+            title=f"evaluation (tokens: {s.tokenizer}; equivalence: min over {', '.join(s.validator_models)})"
+        )
+        for col in (
+            "method",
+            "n",
+            "reduction",
+            "reduction cl100k",
+            "equiv (min)",
+            "pass rate",
+            "p50 s",
+            "p95 s",
+            "worst model",
+        ):
+            t.add_column(col)
+        for m in s.methods:
+            t.add_row(
+                m.method,
+                str(m.n),
+                f"{m.token_reduction:.1%}",
+                f"{m.token_reduction_cl100k:.1%}",
+                f"{m.equivalence_min:.3f}",
+                f"{m.pass_rate:.0%}",
+                f"{m.latency_p50_s:.2f}",
+                f"{m.latency_p95_s:.2f}",
+                m.worst_model,
+            )
+        console.print(t)

@@ -1,0 +1,121 @@
+"""Before anything is spent: does this machine have what each selected stage needs?
+
+Every missing key, GPU, package or model is reported at once, named with its stage and its fix.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+from typing import Any
+
+from compress.errors import MissingRequirement
+from compress.localmodel import LOCAL_MODELS
+from compress.secrets import PROVIDER_KEYS
+
+# Training backends this version implements; the others are selectable in config and refused here.
+IMPLEMENTED_BACKENDS = {"torch"}
+
+
+def _model_needs(model: str, stage: str, role: str) -> list[str]:
+    provider, _, name = model.partition("/")
+    if provider == "local":
+        if name not in LOCAL_MODELS:
+            return [
+                f"{stage}: {role} {model}: no bundled model called {name!r} (bundled: {sorted(LOCAL_MODELS)})."
+            ]
+        return []
+    env = PROVIDER_KEYS.get(provider)
+    if env and not any(os.environ.get(v) for v in env):
+        return [
+            f"{stage}: {role} {model} needs {' or '.join(env)}: export it or put it in ./.env (never in a config file)."
+        ]
+    return []
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
+
+
+def _hf_model_available(repo: str) -> str | None:
+    """None when the model is in the local HF cache or the Hub answers; else why not."""
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(repo, "config.json"), str):
+        return None
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return "it is not in the local Hugging Face cache and HF_HUB_OFFLINE=1"
+    try:
+        from huggingface_hub import HfApi
+
+        HfApi().model_info(repo, timeout=10)
+        return None
+    except Exception as exc:
+        return f"it is not in the local Hugging Face cache and the Hub is unreachable ({type(exc).__name__})"
+
+
+def stage_needs(stage: str, cfg: Any) -> list[str]:
+    """What `stage` lacks on this machine under `cfg` (empty when it can run)."""
+    problems: list[str] = []
+    if stage == "generate":
+        if cfg.teacher.kind == "llm":
+            problems += _model_needs(str(cfg.teacher.model), stage, "teacher")
+        elif cfg.teacher.kind == "selfinfo" and cfg.teacher.model not in LOCAL_MODELS:
+            problems.append(
+                f"generate: teacher=selfinfo scores with a bundled model; teacher.model={cfg.teacher.model!r} is not one."
+            )
+    if stage in {"validate", "evaluate"}:
+        for m in cfg.validation.models:
+            problems += _model_needs(str(m), stage, "validator")
+    if stage in {"train", "evaluate"}:
+        backend = str(cfg.backend.name)
+        if stage == "train" and backend not in IMPLEMENTED_BACKENDS:
+            problems.append(
+                f"train: backend={backend} is not available in this version (implemented: {sorted(IMPLEMENTED_BACKENDS)}); "
+                "use backend=torch, which runs on CPU or CUDA."
+            )
+        if backend == "unsloth" and not _cuda_available():
+            problems.append(
+                "train: backend=unsloth needs a CUDA GPU and torch.cuda.is_available() is False here; use backend=torch on CPU."
+            )
+        if backend == "tinker" and not os.environ.get("TINKER_API_KEY"):
+            problems.append("train: backend=tinker needs TINKER_API_KEY: export it or put it in ./.env.")
+        if backend == "mlx" and importlib.util.find_spec("mlx") is None:
+            problems.append("train: backend=mlx needs mlx: pip install -e '.[mlx]' (mlx-lm[cpu] on Linux).")
+        if str(cfg.backend.device) == "cuda" and not _cuda_available():
+            problems.append(
+                "train: backend.device=cuda but torch.cuda.is_available() is False here; set backend.device=cpu."
+            )
+        if cfg.model.source == "hf" and stage == "train":
+            why = _hf_model_available(str(cfg.model.hf_id))
+            if why:
+                problems.append(
+                    f"train: model {cfg.model.hf_id}: {why}. On a networked machine run "
+                    f"`huggingface-cli download {cfg.model.hf_id}` (and set HF_TOKEN if the repo is gated)."
+                )
+    return problems
+
+
+def logger_needs(cfg: Any) -> list[str]:
+    """An online W&B logger needs credentials."""
+    if cfg.logger.kind != "wandb" or cfg.logger.mode != "online" or os.environ.get("WANDB_API_KEY"):
+        return []
+    netrc = Path("~/.netrc").expanduser()
+    if netrc.is_file() and "api.wandb.ai" in netrc.read_text(errors="ignore"):
+        return []
+    return ["logging: logger=wandb_online needs WANDB_API_KEY or `wandb login`; or use logger=wandb_offline."]
+
+
+def check(cfg: Any, stages: list[str]) -> None:
+    """Raise MissingRequirement listing everything the selected stages lack."""
+    problems = logger_needs(cfg) + [p for s in stages for p in stage_needs(s, cfg)]
+    if problems:
+        raise MissingRequirement(
+            "this pipeline cannot run here; nothing was spent:\n  - " + "\n  - ".join(dict.fromkeys(problems))
+        )

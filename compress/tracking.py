@@ -1,0 +1,97 @@
+"""W&B: one run per stage, grouped per pipeline run; metrics named `stage/metric`; always finished.
+
+`logger=none` turns it off; `logger=wandb_offline` (the default) writes under the run dir for a
+later `wandb sync`; `logger=wandb_online` uploads as it goes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+
+from compress.secrets import scrub
+
+
+class StageLogger:
+    """A context manager around one stage's W&B run (or nothing, with `logger.kind=none`)."""
+
+    def __init__(
+        self, logger_cfg: Any, stage: str, run_dir: Path, group: str, tags: list[str], config: dict[str, Any]
+    ) -> None:
+        self.stage = stage
+        self.enabled = str(logger_cfg.kind) == "wandb" and str(logger_cfg.mode) != "disabled"
+        self._cfg, self._run_dir, self._group, self._tags, self._config = (
+            logger_cfg,
+            run_dir,
+            group,
+            tags,
+            config,
+        )
+        self.run: Any = None
+
+    def __enter__(self) -> StageLogger:
+        if self.enabled:
+            import wandb
+
+            self.run = wandb.init(
+                project=str(self._cfg.project),
+                entity=self._cfg.entity or None,
+                group=self._group,
+                job_type=self.stage,
+                name=f"{self._group}/{self.stage}",
+                tags=self._tags[:64],
+                config=scrub(self._config),
+                dir=str(self._run_dir),
+                mode=cast(Any, str(self._cfg.mode)),
+                reinit="finish_previous",
+                settings=wandb.Settings(console="off", x_disable_stats=True, silent=True),
+            )
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.run is not None:
+            if exc is not None:
+                self.run.summary[f"{self.stage}/error"] = scrub(f"{type(exc).__name__}: {exc}")
+            self.run.finish(exit_code=1 if exc is not None else 0)
+            self.run = None
+
+    def _key(self, k: str) -> str:
+        return k if k.startswith(self.stage + "/") else f"{self.stage}/{k}"
+
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Log metrics (names prefixed with the stage)."""
+        if self.run is not None:
+            self.run.log({self._key(k): v for k, v in metrics.items()}, step=step)
+
+    def summary(self, metrics: dict[str, Any]) -> None:
+        """Set summary values (names prefixed with the stage)."""
+        if self.run is not None:
+            for k, v in metrics.items():
+                self.run.summary[self._key(k)] = v
+
+    def table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Log rows as a W&B table."""
+        if self.run is not None and rows:
+            import wandb
+
+            cols: list[Any] = list(rows[0])
+            data = [[_cell(r[c]) for c in cols] for r in rows]
+            self.run.log({self._key(name): wandb.Table(columns=cols, data=data)})
+
+    def artifact(self, path: Path, name: str, kind: str, metadata: dict[str, Any] | None = None) -> None:
+        """Log a directory (dataset or adapter) as an artifact of this stage's run."""
+        if self.run is not None:
+            import wandb
+
+            art = wandb.Artifact(name=name, type=kind, metadata=scrub(metadata or {}))
+            art.add_dir(str(path))
+            self.run.log_artifact(art)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, list | tuple):
+        return ", ".join(f"{x:.3f}" if isinstance(x, float) else str(x) for x in v)
+    return v

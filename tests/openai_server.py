@@ -1,0 +1,91 @@
+"""A real HTTP server on loopback that speaks the OpenAI chat-completions API, for client tests.
+
+It can answer with scripted failures (429, 500, 401) and a delay, and records what it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class ServerState:
+    """Script and observations of the server."""
+
+    failures: list[int] = field(
+        default_factory=list
+    )  # status codes to answer with, in order, before succeeding
+    always: int | None = None  # answer every request with this status
+    delay_s: float = 0.0
+    requests: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            with state.lock:
+                state.requests += 1
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+                status = state.always or (state.failures.pop(0) if state.failures else 200)
+            try:
+                time.sleep(state.delay_s)
+                if status != 200:
+                    payload = {"error": {"message": f"scripted {status}", "type": "test", "code": status}}
+                else:
+                    last = body["messages"][-1]["content"]
+                    payload = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": body.get("model", "test"),
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": f"echo: {last}"},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+                    }
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+
+    return Handler
+
+
+class OpenAIServer:
+    """Context manager: a loopback server on a free port; `base_url` ends in /v1."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

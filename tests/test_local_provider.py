@@ -1,0 +1,37 @@
+"""The bundled model answers through LiteLLM's `local/` provider, like any frontier model."""
+
+from __future__ import annotations
+
+import litellm
+import pytest
+
+from compress.errors import MissingRequirement
+from compress.llm.local_provider import register, resolve_engine
+from tests.conftest import CACHE
+
+
+def test_local_model_answers_through_litellm() -> None:
+    engine = register(CACHE)
+    assert engine == "llama_cpp"  # the README's setup installs llama.cpp
+    resp = litellm.completion(
+        model="local/gemma3-270m",
+        messages=[
+            {
+                "role": "user",
+                "content": "Text:\nThe capital of France is Paris.\n\nQuestion: What is the capital of France?",
+            }
+        ],
+        max_tokens=12,
+        temperature=0.0,
+    )
+    text = resp.choices[0].message.content
+    assert "Paris" in text
+    assert resp.usage.completion_tokens > 0 and resp.usage.prompt_tokens > 10
+
+
+def test_unknown_engine_and_model_are_clear() -> None:
+    with pytest.raises(MissingRequirement, match="choose auto"):
+        resolve_engine("vllm")
+    register(CACHE)
+    with pytest.raises(Exception, match="unknown local model"):
+        litellm.completion(model="local/nope", messages=[{"role": "user", "content": "x"}], max_tokens=2)

@@ -1,0 +1,102 @@
+"""The whole pipeline on the bundled model, as a user runs it: smoke run, rerun, sweep, resume.
+
+One test on purpose: each step builds on the previous one's outputs, and the model runs for real.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from datasets import load_from_disk
+
+from compress.pipeline import read_record
+from compress.stages import ORDER
+from tests.conftest import run_cli
+
+EXPECTED_DATASETS = {
+    "generate": (
+        "pairs",
+        {"original", "compressed", "teacher", "original_tokens", "compressed_tokens", "split"},
+    ),
+    "validate": (
+        "validated",
+        {"model_scores", "min_score", "passed", "answers_original", "answers_compressed"},
+    ),
+    "train": ("train_log", {"step", "loss", "tokens", "seconds"}),
+    "evaluate": ("eval", {"method", "compressed_tokens", "reduction", "min_score", "latency_s"}),
+}
+
+
+def _wandb_runs(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "wandb").glob("offline-run-*"))
+
+
+def _run_id(offline_dir: Path) -> str:
+    return offline_dir.name.rsplit("-", 1)[-1]
+
+
+def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "outputs"
+    common = ["+experiment=smoke", f"paths.outputs={out}"]
+
+    # 1. the whole pipeline
+    first = run_cli(common, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-4000:]
+    (run_dir,) = sorted((out / "runs").iterdir())
+    for stage in ORDER:
+        rec = read_record(run_dir / stage)
+        assert rec is not None and rec.stage == stage, stage
+        name, columns = EXPECTED_DATASETS[stage]
+        ds = load_from_disk(str(run_dir / stage / name))
+        assert len(ds) > 0 and columns <= set(ds.column_names), stage
+    assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
+    assert (run_dir / "train" / "adapter" / "compressor.json").is_file()
+    summary = json.loads((run_dir / "evaluate" / "summary.json").read_text())
+    assert [m["method"] for m in summary["methods"]] == ["trained", "teacher", "identity", "truncate"]
+    assert "own tokenizer" in summary["tokenizer"]
+    by = {m["method"]: m for m in summary["methods"]}
+    assert by["identity"]["token_reduction"] == 0.0
+    # truncation is held to the trained compressor's budget
+    assert abs(by["truncate"]["achieved_rate"] - by["trained"]["achieved_rate"]) < 0.05
+    loss = load_from_disk(str(run_dir / "train" / "train_log"))["loss"]
+    assert all(x == x and x > 0 for x in loss)
+    runs = _wandb_runs(run_dir)
+    assert len(runs) == 4 and len({_run_id(r) for r in runs}) == 4
+    config = json.dumps(read_record(run_dir / "train").metrics)
+    assert "sk-" not in config
+
+    # 2. the same command again: every stage is found finished and skipped
+    again = run_cli(common, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert again.stderr.count("skipped") == 4, again.stderr[-3000:]
+    (_, second_dir) = sorted((out / "runs").iterdir())
+    for stage in ORDER:
+        assert read_record(second_dir / stage).fingerprint == read_record(run_dir / stage).fingerprint  # type: ignore[union-attr]
+
+    # 3. a 2-job sweep: one pipeline per job, two distinct W&B runs per stage
+    sweep = run_cli(["-m", *common, "train.lora.rank=2,4"], cwd=tmp_path)
+    assert sweep.returncode == 0, sweep.stderr[-4000:]
+    (sweep_dir,) = sorted((out / "multiruns").iterdir())
+    jobs = sorted(p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit())
+    assert [j.name for j in jobs] == ["0", "1"]
+    ids = [_run_id(r) for j in jobs for r in _wandb_runs(j)]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    train_fps = {read_record(j / "train").fingerprint for j in jobs}  # type: ignore[union-attr]
+    assert len(train_fps) == 2
+    # generate and validate were shared with the earlier run, not recomputed
+    assert {read_record(j / "generate").fingerprint for j in jobs} == {
+        read_record(run_dir / "generate").fingerprint
+    }  # type: ignore[union-attr]
+    assert sweep.stderr.count("skipped") >= 4
+
+    # 4. rerun one stage on an earlier run's outputs
+    resume = run_cli(
+        [*common, "stages=[evaluate]", f"resume_from={run_dir}", "evaluate.max_samples=1"], cwd=tmp_path
+    )
+    assert resume.returncode == 0, resume.stderr[-4000:]
+    (third_dir,) = sorted(set((out / "runs").iterdir()) - {run_dir, second_dir})
+    assert [p.name for p in sorted(third_dir.iterdir()) if p.name in ORDER] == ["evaluate"]
+    rec = read_record(third_dir / "evaluate")
+    assert rec is not None and rec.inputs["train"] == read_record(run_dir / "train").fingerprint  # type: ignore[union-attr]
+    assert json.loads((third_dir / "evaluate" / "summary.json").read_text())["methods"][0]["n"] == 1
