@@ -56,6 +56,14 @@ def _parse(path: Path) -> tuple[ast.Module, str] | None:
         return None
 
 
+def _parsed_stdlib(seed: int) -> Iterator[tuple[Path, ast.Module, str]]:
+    """Each standard-library file that parses, with its tree and source, in seeded order."""
+    for path in stdlib_files(seed):
+        parsed = _parse(path)
+        if parsed is not None:
+            yield path, parsed[0], parsed[1]
+
+
 def _rel(path: Path) -> str:
     return str(path.relative_to(Path(sysconfig.get_paths()["stdlib"])))
 
@@ -68,11 +76,7 @@ def _defs(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef |
 
 def iter_stdlib_nl(seed: int) -> Iterator[dict[str, str]]:
     """Docstrings of modules, classes and functions: English prose about real APIs."""
-    for path in stdlib_files(seed):
-        parsed = _parse(path)
-        if parsed is None:
-            continue
-        tree, _ = parsed
+    for path, tree, _ in _parsed_stdlib(seed):
         nodes: list[Any] = [tree, *_defs(tree)]
         for node in nodes:
             doc = ast.get_docstring(node)
@@ -85,11 +89,7 @@ def iter_stdlib_nl(seed: int) -> Iterator[dict[str, str]]:
 
 def iter_stdlib_code(seed: int) -> Iterator[dict[str, str]]:
     """Top-level functions and classes of the standard library, as source."""
-    for path in stdlib_files(seed):
-        parsed = _parse(path)
-        if parsed is None:
-            continue
-        tree, source = parsed
+    for path, tree, source in _parsed_stdlib(seed):
         for node in tree.body:
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 continue
@@ -102,11 +102,7 @@ def iter_stdlib_code(seed: int) -> Iterator[dict[str, str]]:
 
 def iter_stdlib_memory(seed: int) -> Iterator[dict[str, str]]:
     """Assistant-style notes recording facts about a module, built from its source."""
-    for path in stdlib_files(seed):
-        parsed = _parse(path)
-        if parsed is None:
-            continue
-        tree, source = parsed
+    for path, tree, source in _parsed_stdlib(seed):
         doc = ast.get_docstring(tree)
         funcs = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and not n.name.startswith("_")]
         classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef) and not n.name.startswith("_")]

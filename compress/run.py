@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import hydra
 from omegaconf import DictConfig
@@ -12,6 +13,8 @@ from compress.errors import CompressError
 
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+# Deprecation chatter from transformers/peft internals, not from this code.
+warnings.filterwarnings("ignore", category=FutureWarning)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
