@@ -19,6 +19,7 @@ from typing import Any
 
 from datasets import Dataset, load_from_disk
 
+from compress.domains import classify
 from compress.errors import CompressError
 from compress.schemas import SAMPLE_FEATURES
 
@@ -215,10 +216,23 @@ def iter_file(path_str: str | None, field: str) -> Iterator[dict[str, str]]:
     )
 
 
+def iter_stdlib_mixed(seed: int) -> Iterator[dict[str, str]]:
+    """Prose, code and notes of the standard library, interleaved."""
+    iterators = [iter_stdlib_nl(seed), iter_stdlib_code(seed), iter_stdlib_memory(seed)]
+    while iterators:
+        for it in list(iterators):
+            row = next(it, None)
+            if row is None:
+                iterators.remove(it)
+            else:
+                yield row
+
+
 SOURCES: dict[str, Callable[[Any], Iterator[dict[str, str]]]] = {
     "stdlib_nl": lambda cfg: iter_stdlib_nl(cfg.seed),
     "stdlib_code": lambda cfg: iter_stdlib_code(cfg.seed),
     "stdlib_memory": lambda cfg: iter_stdlib_memory(cfg.seed),
+    "stdlib_mixed": lambda cfg: iter_stdlib_mixed(cfg.seed),
     "file": lambda cfg: iter_file(cfg.path, cfg.text_field),
 }
 
@@ -250,7 +264,8 @@ def load_samples(data_cfg: Any, domain: str) -> Dataset:
         if not (data_cfg.min_words <= words <= data_cfg.max_words) or row["id"] in seen:
             continue
         seen.add(row["id"])
-        row["domain"] = row["domain"] or domain
+        # a mixed corpus is routed by the rule-based classifier, whatever its source says
+        row["domain"] = classify(row["text"]) if domain == "mixed" else row["domain"] or domain
         rows.append(row)
         if len(rows) >= data_cfg.n_samples:
             break

@@ -24,6 +24,7 @@ from rich.table import Table
 
 import compress
 from compress.errors import CompressError
+from compress.llm.client import LLMSession, LLMSettings
 from compress.schemas import StageRecord
 from compress.stages import ORDER, STAGES, StageContext
 from compress.tracking import StageLogger
@@ -222,7 +223,13 @@ def _execute(
     tmp.mkdir(parents=True)
     console.rule(f"[bold]{stage}")
     t0 = time.perf_counter()
-    metrics = STAGES[stage](StageContext(cfg=cfg, out=tmp, inputs=inputs, cache=cache, log=log))
+    llm = LLMSession(LLMSettings.from_config(cfg.llm, stage, dest.parent))
+    try:
+        metrics = STAGES[stage](StageContext(cfg=cfg, out=tmp, inputs=inputs, cache=cache, log=log, llm=llm))
+    finally:
+        # spending is reported even when the stage stops (budget, outage)
+        log.summary(llm.summary())
+    metrics.update(llm.summary())
     seconds = time.perf_counter() - t0
     metrics["seconds"] = seconds
     log.summary(_flat(metrics))

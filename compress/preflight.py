@@ -73,6 +73,9 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
     if stage in {"validate", "evaluate"}:
         for m in cfg.validation.models:
             problems += _model_needs(str(m), stage, "validator")
+    if stage == "validate" and cfg.validation.get("judge"):
+        for m in cfg.validation.judge.models:
+            problems += _model_needs(str(m), stage, "judge")
     if stage in {"train", "evaluate"}:
         backend = str(cfg.backend.name)
         if stage == "train" and backend not in IMPLEMENTED_BACKENDS:
@@ -112,9 +115,38 @@ def logger_needs(cfg: Any) -> list[str]:
     return ["logging: logger=wandb_online needs WANDB_API_KEY or `wandb login`; or use logger=wandb_offline."]
 
 
+def stage_models(stage: str, cfg: Any) -> list[str]:
+    """The LiteLLM models a stage calls."""
+    models: list[str] = []
+    if stage == "generate" and cfg.teacher.kind == "llm":
+        models.append(str(cfg.teacher.model))
+    if stage in {"validate", "evaluate"}:
+        models += [str(m) for m in cfg.validation.models]
+    if stage == "validate" and cfg.validation.get("judge"):
+        models += [str(m) for m in cfg.validation.judge.models]
+    return models
+
+
+def budget_needs(cfg: Any, stages: list[str]) -> list[str]:
+    """A budget can only be kept for models whose price is known."""
+    from compress.llm.costs import price_per_token
+
+    if cfg.llm.get("budget_usd") is None:
+        return []
+    prices = cfg.llm.get("prices") or {}
+    unpriced = sorted({m for s in stages for m in stage_models(s, cfg) if price_per_token(m, prices) is None})
+    return [
+        f"llm.budget_usd is set but LiteLLM knows no price for {m}: add "
+        f'llm.prices={{"{m}": {{input_per_mtok: ..., output_per_mtok: ...}}}}.'
+        for m in unpriced
+    ]
+
+
 def check(cfg: Any, stages: list[str]) -> None:
     """Raise MissingRequirement listing everything the selected stages lack."""
-    problems = logger_needs(cfg) + [p for s in stages for p in stage_needs(s, cfg)]
+    problems = (
+        logger_needs(cfg) + budget_needs(cfg, stages) + [p for s in stages for p in stage_needs(s, cfg)]
+    )
     if problems:
         raise MissingRequirement(
             "this pipeline cannot run here; nothing was spent:\n  - " + "\n  - ".join(dict.fromkeys(problems))

@@ -12,7 +12,9 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 
 from compress.backends import get_backend
+from compress.domains import sub_domain
 from compress.errors import CompressError
+from compress.llm.client import LLMSession
 from compress.probes import answer_all, per_model_summary, score_pairs
 from compress.schemas import (
     EVAL_FEATURES,
@@ -37,6 +39,7 @@ class StageContext:
     inputs: dict[str, Path]
     cache: Path
     log: StageLogger
+    llm: LLMSession
 
 
 def target_counter(ctx: StageContext) -> TokenCounter:
@@ -50,8 +53,8 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
     from compress.teachers import make_teacher
 
     samples = load_samples(ctx.cfg.data, str(ctx.cfg.domain.name))
-    teacher = make_teacher(ctx.cfg, ctx.cache)
-    outs = teacher(list(samples["text"]))
+    teacher = make_teacher(ctx.cfg, ctx.cache, ctx.llm)
+    outs = teacher(list(samples["text"]), [sub_domain(ctx.cfg.domain, d) for d in samples["domain"]])
     counter = target_counter(ctx)
     rows = []
     for s, o in zip(samples, outs, strict=True):
@@ -88,60 +91,113 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
     return metrics
 
 
-def _probes(ctx: StageContext) -> list[str]:
-    probes = list(ctx.cfg.domain.probes)[: int(ctx.cfg.validation.n_probes)]
-    if not probes:
-        raise CompressError("validation.n_probes must be at least 1 and domain.probes must not be empty.")
-    return probes
+def _routing(ctx: StageContext, sample_domains: list[str]) -> tuple[list[Any], list[list[str]]]:
+    """Each sample's domain settings and its probe tasks (the first `validation.n_probes` of its domain)."""
+    doms = [sub_domain(ctx.cfg.domain, d) for d in sample_domains]
+    probes = [list(d.probes)[: int(ctx.cfg.validation.n_probes)] for d in doms]
+    if not all(probes):
+        raise CompressError(
+            "validation.n_probes must be at least 1 and every domain's probes list must not be empty."
+        )
+    return doms, probes
 
 
 def run_validate(ctx: StageContext) -> dict[str, Any]:
-    """Every validator answers probes on original and compressed; min over models vs the threshold -> `validated`."""
+    """Validators answer probes on original and compressed; every enabled gate, min over models, must pass.
+
+    Gates: equivalence (the domain metric over answers), facts (atomic facts kept in the text and the
+    answers), and, when `validation.judge.models` is set, an LLM judge's verdict. The judge also
+    calibrates the cheap equivalence score (isotonic map, stored as `calibration.json`).
+    """
+    from compress import calibration
+    from compress.probes import judge_pairs, rate_by_model
+
     pairs = load_from_disk(str(ctx.inputs["generate"] / "pairs"))
-    probes = _probes(ctx)
+    originals, compressed = list(pairs["original"]), list(pairs["compressed"])
+    doms, probes = _routing(ctx, list(pairs["domain"]))
     val = ctx.cfg.validation
-    answers = answer_all(list(pairs["original"]) + list(pairs["compressed"]), val, probes, label="validate")
-    scores = score_pairs(
-        list(pairs["original"]), list(pairs["compressed"]), answers, val, ctx.cfg.domain, probes
-    )
+    models = [str(m) for m in val.models]
+    answers = answer_all(ctx.llm, originals + compressed, probes + probes, val, label="validate")
+    scores = score_pairs(originals, compressed, answers, val, doms, probes)
     threshold = float(val.threshold)
+    fact_threshold = val.gates.get("facts")
+    judge_cfg = val.get("judge")
+    judge_models = [str(m) for m in (judge_cfg.models if judge_cfg else [])]
+    verdicts: list[list[float]] = [[] for _ in scores]
+    unparsed = 0
+    if judge_models:
+        verdicts, unparsed = judge_pairs(ctx.llm, originals, compressed, judge_cfg)
     rows = []
-    for p, s in zip(pairs, scores, strict=True):
+    for p, s, v in zip(pairs, scores, verdicts, strict=True):
+        failed = []
+        if s.min_score < threshold:
+            failed.append("equivalence")
+        if fact_threshold is not None and s.facts_min < float(fact_threshold):
+            failed.append("facts")
+        if v and min(v) < float(judge_cfg.threshold):
+            failed.append("judge")
         rows.append(
             {
                 **p,
-                "validator_models": list(val.models),
+                "validator_models": models,
                 "model_scores": s.model_scores,
                 "min_score": s.min_score,
-                "passed": s.min_score >= threshold,
+                "fact_recall": s.fact_recall,
+                "model_fact_scores": s.model_fact_scores,
+                "facts_min": s.facts_min,
+                "judge_models": judge_models,
+                "judge_scores": v,
+                "judge_min": min(v) if v else -1.0,
+                "gates_failed": failed,
+                "passed": not failed,
                 "answers_original": s.answers_original,
                 "answers_compressed": s.answers_compressed,
             }
         )
     ds = Dataset.from_list(rows, features=VALIDATED_FEATURES)
     ds.save_to_disk(str(ctx.out / "validated"))
-    metrics = {
+    metrics: dict[str, Any] = {
         "pairs": len(ds),
         "threshold": threshold,
-        **per_model_summary(list(val.models), scores, threshold),
+        **per_model_summary(models, scores, threshold),
     }
+    # per gate, per model: what share of pairs each model alone would let through, and all models together
+    gate_rates = {"equivalence": rate_by_model(models, [s.model_scores for s in scores], threshold)}
+    if fact_threshold is not None:
+        gate_rates["facts"] = rate_by_model(
+            models, [s.model_fact_scores for s in scores], float(fact_threshold)
+        )
+    if judge_models:
+        gate_rates["judge"] = rate_by_model(judge_models, verdicts, float(judge_cfg.threshold))
+        metrics["judge_unparsed"] = unparsed
+        cal = calibration.fit([s.min_score for s in scores], [min(v) for v in verdicts])
+        (ctx.out / "calibration.json").write_text(json.dumps(cal, indent=2))
+        metrics.update({f"calibration/{k}": v for k, v in cal.items() if isinstance(v, int | float)})
+    for gate, rates in gate_rates.items():
+        for m, r in rates.items():
+            metrics[f"gate_pass_rate/{gate}/{m}"] = r
+    metrics["pass_rate_all_gates"] = float(np.mean([not r["gates_failed"] for r in rows])) if rows else 0.0
+    metrics["fact_recall_mean"] = float(np.mean([s.fact_recall for s in scores])) if scores else 0.0
+    keep = (
+        "id",
+        "original",
+        "compressed",
+        "model_scores",
+        "fact_recall",
+        "model_fact_scores",
+        "judge_scores",
+        "gates_failed",
+        "passed",
+        "answers_original",
+        "answers_compressed",
+    )
+    ctx.log.table("pairs", [{k: r[k] for k in keep} for r in rows[:500]])
     ctx.log.table(
-        "pairs",
+        "gates",
         [
-            {
-                k: r[k]
-                for k in (
-                    "id",
-                    "original",
-                    "compressed",
-                    "model_scores",
-                    "min_score",
-                    "passed",
-                    "answers_original",
-                    "answers_compressed",
-                )
-            }
-            for r in rows[:200]
+            {"gate": g, "model": m, "pass_rate": r}
+            for g, rates in gate_rates.items()
+            for m, r in rates.items()
         ],
     )
     ctx.log.artifact(ctx.out / "validated", "validated", "dataset")
@@ -224,15 +280,15 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         outputs[str(name)] = outs
 
     val = ctx.cfg.validation
-    probes = _probes(ctx)
+    doms, probes = _routing(ctx, [r["domain"] for r in held])
     all_texts = originals + [t for outs in outputs.values() for t, _ in outs]
-    answers = answer_all(all_texts, val, probes, label="evaluate")
+    answers = answer_all(ctx.llm, all_texts, probes * (1 + len(outputs)), val, label="evaluate")
     threshold = float(val.threshold)
     models = [str(m) for m in val.models]
     rows, methods = [], []
     for method, outs in outputs.items():
         comp = [t for t, _ in outs]
-        scores = score_pairs(originals, comp, answers, val, ctx.cfg.domain, probes)
+        scores = score_pairs(originals, comp, answers, val, doms, probes)
         o_tok = [counter.count(t) for t in originals]
         c_tok = [counter.count(t) for t in comp]
         o_cl = [count_cl100k(t) for t in originals]

@@ -22,6 +22,8 @@ class ServerState:
     )  # status codes to answer with, in order, before succeeding
     always: int | None = None  # answer every request with this status
     delay_s: float = 0.0
+    replies: list[str] = field(default_factory=list)  # contents to answer with, in order, before echoing
+    slow_s: float = 5.0
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
@@ -39,13 +41,25 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 state.requests += 1
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
-                status = state.always or (state.failures.pop(0) if state.failures else 200)
+                status: int | str = state.always or (state.failures.pop(0) if state.failures else 200)
             try:
-                time.sleep(state.delay_s)
+                time.sleep(state.slow_s if status == "slow" else state.delay_s)
+                if status == "malformed":
+                    data = b'{"id": "chatcmpl-broken", "choices": [{"mess'
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if status == "slow":
+                    status = 200
                 if status != 200:
                     payload = {"error": {"message": f"scripted {status}", "type": "test", "code": status}}
                 else:
                     last = body["messages"][-1]["content"]
+                    with state.lock:
+                        content = state.replies.pop(0) if state.replies else f"echo: {last}"
                     payload = {
                         "id": "chatcmpl-test",
                         "object": "chat.completion",
@@ -54,14 +68,14 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                         "choices": [
                             {
                                 "index": 0,
-                                "message": {"role": "assistant", "content": f"echo: {last}"},
+                                "message": {"role": "assistant", "content": content},
                                 "finish_reason": "stop",
                             }
                         ],
-                        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 100, "total_tokens": 110},
                     }
                 data = json.dumps(payload).encode()
-                self.send_response(status)
+                self.send_response(int(status))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

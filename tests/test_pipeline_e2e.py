@@ -56,6 +56,14 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
         ds = load_from_disk(str(run_dir / stage / name))
         assert len(ds) > 0 and columns <= set(ds.column_names), stage
     assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
+    # validate: per-model and per-gate pass rates, the judge's calibration, the LLM ledger
+    vm = read_record(run_dir / "validate").metrics  # type: ignore[union-attr]
+    for gate in ("equivalence", "facts", "judge"):
+        assert 0.0 <= vm[f"gate_pass_rate/{gate}/local/gemma3-270m"] <= 1.0
+    assert vm["pass_rate_all_gates"] <= min(vm[f"gate_pass_rate/{g}/all"] for g in ("equivalence", "facts", "judge"))
+    assert json.loads((run_dir / "validate" / "calibration.json").read_text())["n"] == vm["pairs"]
+    assert vm["llm/calls"] > 0 and vm["llm/cost_usd"] == 0.0
+    assert (run_dir / "llm_ledger.jsonl").is_file()
     assert (run_dir / "train" / "adapter" / "compressor.json").is_file()
     summary = json.loads((run_dir / "evaluate" / "summary.json").read_text())
     assert [m["method"] for m in summary["methods"]] == ["trained", "teacher", "identity", "truncate"]
@@ -76,6 +84,7 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     again = run_cli(common, cwd=tmp_path)
     assert again.returncode == 0, again.stderr[-4000:]
     assert again.stderr.count("skipped") == 4, again.stderr[-3000:]
+    assert not (sorted((out / "runs").iterdir())[1] / "llm_ledger.jsonl").exists()  # no call at all
     (_, second_dir) = sorted((out / "runs").iterdir())
     for stage in ORDER:
         assert read_record(second_dir / stage).fingerprint == read_record(run_dir / stage).fingerprint  # type: ignore[union-attr]

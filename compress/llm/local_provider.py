@@ -8,6 +8,7 @@ The engine is llama.cpp (llama-cpp-python, 10x faster on CPU) or transformers.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 from dataclasses import dataclass
@@ -123,6 +124,16 @@ class TransformersEngine:
 
 _ENGINES: dict[tuple[str, str, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
+
+
+@atexit.register
+def _close_engines() -> None:
+    # llama.cpp frees its model in __del__, which fails once the interpreter has torn its module down
+    for engine in _ENGINES.values():
+        close = getattr(getattr(engine, "_llm", None), "close", None)
+        if close is not None:
+            close()
+    _ENGINES.clear()
 
 
 def resolve_engine(preference: str) -> str:
