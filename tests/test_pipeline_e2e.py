@@ -60,7 +60,9 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     vm = read_record(run_dir / "validate").metrics  # type: ignore[union-attr]
     for gate in ("equivalence", "facts", "judge"):
         assert 0.0 <= vm[f"gate_pass_rate/{gate}/local/gemma3-270m"] <= 1.0
-    assert vm["pass_rate_all_gates"] <= min(vm[f"gate_pass_rate/{g}/all"] for g in ("equivalence", "facts", "judge"))
+    assert vm["pass_rate_all_gates"] <= min(
+        vm[f"gate_pass_rate/{g}/all"] for g in ("equivalence", "facts", "judge")
+    )
     assert json.loads((run_dir / "validate" / "calibration.json").read_text())["n"] == vm["pairs"]
     assert vm["llm/calls"] > 0 and vm["llm/cost_usd"] == 0.0
     assert (run_dir / "llm_ledger.jsonl").is_file()
