@@ -18,8 +18,15 @@ from compress.secrets import PROVIDER_KEYS
 IMPLEMENTED_BACKENDS = {"torch"}
 
 
-def _model_needs(model: str, stage: str, role: str) -> list[str]:
+def _model_needs(model: str, stage: str, role: str, endpoints: Any = None) -> list[str]:
     provider, _, name = model.partition("/")
+    if endpoints and model in endpoints:
+        env_name = endpoints[model].get("api_key_env")
+        if env_name and not os.environ.get(env_name):
+            return [
+                f"{stage}: {role} {model} (served at {endpoints[model]['api_base']}) needs {env_name}: export it or put it in ./.env."
+            ]
+        return []
     if provider == "local":
         if name not in LOCAL_MODELS:
             return [
@@ -65,17 +72,17 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
     problems: list[str] = []
     if stage == "generate":
         if cfg.teacher.kind == "llm":
-            problems += _model_needs(str(cfg.teacher.model), stage, "teacher")
+            problems += _model_needs(str(cfg.teacher.model), stage, "teacher", cfg.llm.get("endpoints"))
         elif cfg.teacher.kind == "selfinfo" and cfg.teacher.model not in LOCAL_MODELS:
             problems.append(
                 f"generate: teacher=selfinfo scores with a bundled model; teacher.model={cfg.teacher.model!r} is not one."
             )
     if stage in {"validate", "evaluate"}:
         for m in cfg.validation.models:
-            problems += _model_needs(str(m), stage, "validator")
+            problems += _model_needs(str(m), stage, "validator", cfg.llm.get("endpoints"))
     if stage == "validate" and cfg.validation.get("judge"):
         for m in cfg.validation.judge.models:
-            problems += _model_needs(str(m), stage, "judge")
+            problems += _model_needs(str(m), stage, "judge", cfg.llm.get("endpoints"))
     if stage in {"train", "evaluate"}:
         backend = str(cfg.backend.name)
         if stage == "train" and backend not in IMPLEMENTED_BACKENDS:

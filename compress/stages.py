@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasets import Dataset, load_from_disk
+from datasets import Dataset, concatenate_datasets, load_from_disk
 
 from compress.backends import get_backend
 from compress.domains import sub_domain
@@ -53,6 +53,11 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
     from compress.teachers import make_teacher
 
     samples = load_samples(ctx.cfg.data, str(ctx.cfg.domain.name))
+    augment = _augment(ctx, samples)
+    if augment:
+        samples = concatenate_datasets(
+            [samples, Dataset.from_list(augment.pop("rows"), features=samples.features)]
+        )
     teacher = make_teacher(ctx.cfg, ctx.cache, ctx.llm)
     outs = teacher(list(samples["text"]), [sub_domain(ctx.cfg.domain, d) for d in samples["domain"]])
     counter = target_counter(ctx)
@@ -84,11 +89,45 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
         "compressed_tokens": comp,
         "tokenizer": counter.name,
         "teacher_seconds_p50": float(np.percentile(list(ds["teacher_seconds"]), 50)),
+        **(augment or {}),
         **{f"split/{k}": splits.count(k) for k in ("train", "val", "test")},
     }
     ctx.log.table("pairs", rows[:200])
     ctx.log.artifact(ctx.out / "pairs", "pairs", "dataset", {"features": list(PAIR_FEATURES)})
     return metrics
+
+
+def _augment(ctx: StageContext, samples: Dataset) -> dict[str, Any] | None:
+    """Seed amplification of the train split when `data.augment_factor` > 0; None otherwise."""
+    from compress.amplify import amplify
+
+    factor = int(ctx.cfg.data.get("augment_factor") or 0)
+    if factor <= 0:
+        return None
+    model = ctx.cfg.data.get("augment_model") or (
+        ctx.cfg.teacher.model if ctx.cfg.teacher.kind == "llm" else None
+    )
+    if not model:
+        raise CompressError(
+            "data.augment_factor needs an LLM to write new inputs: set data.augment_model (e.g. local/gemma3-270m "
+            "or anthropic/claude-sonnet-4-5) or use an llm teacher."
+        )
+    seeds = [r for r in samples if r["split"] == "train"]
+    out = amplify(
+        ctx.llm,
+        seeds,
+        factor,
+        str(model),
+        float(ctx.cfg.data.get("augment_temperature", 0.8)),
+        int(ctx.cfg.data.get("augment_max_tokens", 512)),
+    )
+    return {
+        "rows": out.rows,
+        "augment/requested": out.requested,
+        "augment/kept": len(out.rows),
+        "augment/duplicates": out.duplicates,
+        "augment/empty": out.empty,
+    }
 
 
 def _routing(ctx: StageContext, sample_domains: list[str]) -> tuple[list[Any], list[list[str]]]:

@@ -118,3 +118,28 @@ def test_budget_stops_cleanly_and_keeps_what_was_done(server: OpenAIServer, tmp_
     results = rerun.run_many([_req(i) for i in range(10)])
     assert len(results) == 10 and server.state.requests == 10
     assert sum(r.cached for r in results) == done
+
+
+def test_openai_compatible_endpoint_by_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vLLM/Ollama-style server named in llm.endpoints: no OpenAI key, no global base URL."""
+    from hydra import compose, initialize_config_dir
+
+    from compress import preflight
+    from tests.conftest import ROOT
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("OPENAI_API_BASE", raising=False)
+    state = ServerState()
+    with OpenAIServer(state) as srv:
+        endpoints = {"openai/served-model": {"api_base": srv.base_url, "api_key_env": None}}
+        session = _session(endpoints=endpoints)
+        req = ChatRequest(
+            key="0", model="openai/served-model", messages=[{"role": "user", "content": "hi"}], max_tokens=8
+        )
+        assert asyncio.run(session.chat(req)).text == "echo: hi"
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose(
+                config_name="config", overrides=["teacher=local_llm", "teacher.model=openai/served-model"]
+            )
+        cfg.llm.endpoints = endpoints
+        preflight.check(cfg, ["generate"])  # no OPENAI_API_KEY needed for it

@@ -76,3 +76,45 @@ def test_selfinfo_meets_the_rate_and_keeps_protected_spans() -> None:
     code = "def add(a, b):\n    # add two numbers\n    total = a + b\n\n    return total\n"
     kept = teacher.compress_one(code, unit="line", protect_patterns=[r"^\s*def ", r"^\s*return\b"])
     assert kept.startswith("def add(a, b):") and "return total" in kept
+
+
+def test_seed_amplification_dedups_and_stays_in_train(server: OpenAIServer) -> None:
+    from compress.amplify import amplify
+
+    seeds = [
+        {
+            "id": "s1",
+            "domain": "memory",
+            "source": "user",
+            "split": "train",
+            "text": "- The user prefers tea over coffee in the morning.",
+        },
+        {
+            "id": "s2",
+            "domain": "memory",
+            "source": "user",
+            "split": "train",
+            "text": "- Their project deadline is the first of May.",
+        },
+    ]
+    server.state.replies = [
+        "- The user keeps a cat named Miso and walks every evening.",
+        "- The user prefers tea over coffee in the morning.",  # a copy of a seed
+        "- The user keeps a cat named Miso and walks every evening!",  # a near copy
+        "   ",  # nothing
+    ]
+    out = amplify(
+        LLMSession(LLMSettings(base_delay_s=0.01)),
+        seeds,
+        factor=2,
+        model="openai/teacher",
+        temperature=0.8,
+        max_tokens=64,
+    )
+    assert out.requested == 4 and out.duplicates == 2 and out.empty == 1
+    assert [r["text"] for r in out.rows] == ["- The user keeps a cat named Miso and walks every evening."]
+    assert (
+        out.rows[0]["split"] == "train"
+        and out.rows[0]["domain"] == "memory"
+        and out.rows[0]["source"] == "augment:s1"
+    )

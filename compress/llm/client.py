@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -112,6 +113,7 @@ class LLMSettings:
     base_delay_s: float = 1.0
     timeout_s: float = 120.0
     prices: Mapping[str, Any] = field(default_factory=dict)
+    endpoints: Mapping[str, Any] = field(default_factory=dict)
     stage: str = ""
 
     @classmethod
@@ -129,6 +131,7 @@ class LLMSettings:
             base_delay_s=float(plain.get("base_delay_s", 1.0)),
             timeout_s=float(plain.get("timeout_s", 120.0)),
             prices=plain.get("prices") or {},
+            endpoints=plain.get("endpoints") or {},
             stage=stage,
         )
 
@@ -298,8 +301,19 @@ class LLMSession:
         return asyncio.run(self.chat_many(requests, label))
 
 
+def _endpoint_kwargs(model: str, endpoints: Mapping[str, Any]) -> dict[str, Any]:
+    """api_base and api_key for a model served by a configured OpenAI-compatible server."""
+    ep = endpoints.get(model)
+    if not ep:
+        return {}
+    env = ep.get("api_key_env")
+    # such servers often take any key; the OpenAI client insists on one
+    return {"api_base": ep["api_base"], "api_key": os.environ.get(env, "") if env else "no-key-needed"}
+
+
 async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatResult:
     attempt = 0
+    endpoint = _endpoint_kwargs(req.model, settings.endpoints)
     while True:
         attempt += 1
         try:
@@ -311,6 +325,7 @@ async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatRes
                 stop=req.stop or None,
                 timeout=settings.timeout_s,
                 num_retries=0,
+                **endpoint,
             )
             text = resp.choices[0].message.content
             if text is None:
