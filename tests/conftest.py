@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.openai_server import OpenAIServer, ServerState
+
 ROOT = Path(__file__).resolve().parents[1]
 # Converted models are expensive to rebuild: share them across tests (and with the main job).
 CACHE = Path(os.environ.get("COMPRESS_CACHE", Path.home() / ".cache" / "compress"))
@@ -45,3 +47,14 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.Comp
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> object:
+    """A loopback OpenAI-compatible server that `openai/...` models reach (with a dummy key)."""
+    state = ServerState()
+    with OpenAIServer(state) as srv:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-0000")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
+        yield srv

@@ -20,16 +20,6 @@ PRICES = {MODEL: {"input_per_mtok": 1.0, "output_per_mtok": 10.0}}
 CALL_USD = 10 * 1e-6 + 100 * 10e-6  # the server reports 10 prompt and 100 completion tokens
 
 
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> object:
-    state = ServerState()
-    with OpenAIServer(state) as srv:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-0000")
-        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
-        monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
-        yield srv
-
-
 def _session(tmp_path: Path | None = None, **kw: object) -> LLMSession:
     settings = LLMSettings(
         cache_path=tmp_path / "calls.sqlite" if tmp_path else None,

@@ -9,7 +9,7 @@ from compress.errors import CompressError
 from compress.llm.client import LLMSession, LLMSettings
 from compress.teachers import LLMTeacher, SelfInfoTeacher, parse_answer
 from tests.conftest import CACHE
-from tests.openai_server import OpenAIServer, ServerState
+from tests.openai_server import OpenAIServer
 
 
 def test_parse_answer() -> None:
@@ -18,16 +18,6 @@ def test_parse_answer() -> None:
     assert parse_answer("short") is None
     assert parse_answer('{"compressed": ""}') is None
     assert parse_answer('{"summary": "x"}') is None
-
-
-@pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> object:
-    state = ServerState()
-    with OpenAIServer(state) as srv:
-        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-loopback-0000")
-        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
-        monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
-        yield srv
 
 
 def _teacher(retries: int) -> LLMTeacher:
@@ -41,7 +31,8 @@ def _teacher(retries: int) -> LLMTeacher:
             "parse_retries": retries,
         }
     )
-    return LLMTeacher(cfg, LLMSession(LLMSettings(base_delay_s=0.01)))
+    # one call at a time: the server hands out its scripted replies in arrival order
+    return LLMTeacher(cfg, LLMSession(LLMSettings(base_delay_s=0.01, concurrency={"openai": 1})))
 
 
 DOM = OmegaConf.create({"instruction": "Compress."})
@@ -104,7 +95,7 @@ def test_seed_amplification_dedups_and_stays_in_train(server: OpenAIServer) -> N
         "   ",  # nothing
     ]
     out = amplify(
-        LLMSession(LLMSettings(base_delay_s=0.01)),
+        LLMSession(LLMSettings(base_delay_s=0.01, concurrency={"openai": 1})),
         seeds,
         factor=2,
         model="openai/teacher",
