@@ -79,12 +79,26 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
         )
     ds = Dataset.from_list(rows, features=PAIR_FEATURES)
     ds.save_to_disk(str(ctx.out / "pairs"))
+    target = ctx.cfg.teacher.get("target_tokens")
+    requested = [
+        min(1.0, int(target) / max(1, r["original_tokens"])) if target else float(ctx.cfg.teacher.rate)
+        for r in rows
+    ]
     orig, comp = sum(ds["original_tokens"]), sum(ds["compressed_tokens"])
     splits = list(ds["split"])
     metrics = {
         "samples": len(ds),
-        "requested_rate": float(ctx.cfg.teacher.rate),
+        "requested_rate": float(np.mean(requested)),
         "achieved_rate": comp / max(1, orig),
+        # per sample, how far the teacher landed from what was asked (protected spans can push it up)
+        "rate_abs_error_mean": float(
+            np.mean(
+                [
+                    abs(c / max(1, o) - r)
+                    for o, c, r in zip(ds["original_tokens"], ds["compressed_tokens"], requested, strict=True)
+                ]
+            )
+        ),
         "original_tokens": orig,
         "compressed_tokens": comp,
         "tokenizer": counter.name,

@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback that speaks the OpenAI chat-completions API, for client tests.
+"""A real HTTP server on loopback that speaks the OpenAI chat-completions API (and Anthropic's
+messages API on paths ending in /messages), for client tests.
 
 It can answer with scripted failures (429, 500, 401) and a delay, and records what it saw.
 """
@@ -54,8 +55,29 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                     return
                 if status == "slow":
                     status = 200
-                if status != 200:
+                anthropic = self.path.rstrip("/").endswith("/messages")
+                if status != 200 and anthropic:
+                    kind = {429: "rate_limit_error", 401: "authentication_error"}.get(
+                        int(status), "api_error"
+                    )
+                    payload = {"type": "error", "error": {"type": kind, "message": f"scripted {status}"}}
+                elif status != 200:
                     payload = {"error": {"message": f"scripted {status}", "type": "test", "code": status}}
+                elif anthropic:
+                    last = body["messages"][-1]["content"]
+                    last = last if isinstance(last, str) else last[0]["text"]
+                    with state.lock:
+                        content = state.replies.pop(0) if state.replies else f"echo: {last}"
+                    payload = {
+                        "id": "msg_test",
+                        "type": "message",
+                        "role": "assistant",
+                        "model": body.get("model", "test"),
+                        "content": [{"type": "text", "text": content}],
+                        "stop_reason": "end_turn",
+                        "stop_sequence": None,
+                        "usage": {"input_tokens": 10, "output_tokens": 100},
+                    }
                 else:
                     last = body["messages"][-1]["content"]
                     with state.lock:

@@ -133,3 +133,23 @@ def test_openai_compatible_endpoint_by_config(monkeypatch: pytest.MonkeyPatch) -
             )
         cfg.llm.endpoints = endpoints
         preflight.check(cfg, ["generate"])  # no OPENAI_API_KEY needed for it
+
+
+def test_anthropic_messages_api_with_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`anthropic/...` models speak the messages API: retried on 429/529, priced from LiteLLM's table."""
+    state = ServerState(failures=[429, 529])
+    with OpenAIServer(state) as srv:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-loopback-0000")
+        monkeypatch.setenv("ANTHROPIC_API_BASE", srv.base_url.removesuffix("/v1"))
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.base_url.removesuffix("/v1"))
+        session = LLMSession(LLMSettings(base_delay_s=0.01, timeout_s=5.0))
+        req = ChatRequest(
+            key="0",
+            model="anthropic/claude-sonnet-4-5",
+            messages=[{"role": "user", "content": "hello"}],
+            max_tokens=100,
+        )
+        result = asyncio.run(session.chat(req))
+    assert result.text == "echo: hello" and result.attempts == 3
+    assert (result.prompt_tokens, result.completion_tokens) == (10, 100)
+    assert result.cost_usd == pytest.approx(10 * 3e-6 + 100 * 15e-6)
