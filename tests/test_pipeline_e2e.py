@@ -106,6 +106,19 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
         read_record(run_dir / "generate").fingerprint
     }  # type: ignore[union-attr]
     assert sweep.stderr.count("skipped") >= 4
+    # the Hydra callback compared the sweep's jobs: the report holds both, with the summaries' figures
+    report = (sweep_dir / "report" / "report.md").read_text()
+    for job in jobs:
+        trained = next(
+            m
+            for m in json.loads((job / "evaluate" / "summary.json").read_text())["methods"]
+            if m["method"] == "trained"
+        )
+        assert f"train.lora.rank={'2' if job.name == '0' else '4'}" in report
+        assert f"| trained | {trained['n']} | {trained['token_reduction']:.3f} |" in report
+    for png in ("pareto", "models", "latency"):
+        assert (sweep_dir / "report" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "data:image/png;base64," in (sweep_dir / "report" / "report.html").read_text()
 
     # 4. rerun one stage on an earlier run's outputs
     resume = run_cli(
