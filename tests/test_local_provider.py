@@ -35,3 +35,18 @@ def test_unknown_engine_and_model_are_clear() -> None:
     register(CACHE)
     with pytest.raises(Exception, match="unknown local model"):
         litellm.completion(model="local/nope", messages=[{"role": "user", "content": "x"}], max_tokens=2)
+
+
+def test_transformers_engine_answers_too() -> None:
+    """The engine for machines without a compiler: same provider, same answer shape."""
+    from compress.llm.local_provider import get_engine
+
+    engine = get_engine("gemma3-270m", "transformers", CACHE)
+    out = engine.complete(
+        "Text:\nThe capital of France is Paris.\n\nQuestion: What is the capital of France?\nAnswer:",
+        8,
+        0.0,
+        ["\n"],
+    )
+    assert "Paris" in out.text and "\n" not in out.text
+    assert out.prompt_tokens > 10 and 0 < out.completion_tokens <= 8
