@@ -103,6 +103,10 @@ class MethodSummary(BaseModel):
     latency_p50_s: float
     latency_p95_s: float
     worst_model: str
+    # preservation: share of the original's numbers, identifiers and entities kept; for code, share
+    # of compressed samples that still parse (among those whose original parses), None without code
+    fact_recall: float = 0.0
+    code_parses: float | None = None
 
 
 class EvalSummary(BaseModel):

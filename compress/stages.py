@@ -288,6 +288,47 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
     }
 
 
+def _selfinfo_baseline(ctx: StageContext) -> Callable[[str, int, Any], str]:
+    """The extractive method (token self-information under the bundled model) held to a token budget."""
+    from compress.localmodel import LOCAL_MODELS
+    from compress.teachers import SelfInfoTeacher
+
+    state: dict[str, SelfInfoTeacher] = {}
+
+    def run(text: str, n_tokens: int, dom: Any) -> str:
+        if "t" not in state:  # loaded on first use only: a run without this baseline never pays for it
+            name = (
+                str(ctx.cfg.teacher.get("model"))
+                if ctx.cfg.teacher.get("model") in LOCAL_MODELS
+                else next(iter(LOCAL_MODELS))
+            )
+            state["t"] = SelfInfoTeacher(name, ctx.cache, rate=1.0, unit="word", protect=[])
+        teacher = state["t"]
+        teacher.target_tokens = max(1, n_tokens)
+        return teacher.compress_one(text, str(dom.unit), [])
+
+    return run
+
+
+def _code_parses(originals: list[str], compressed: list[str], doms: list[Any]) -> float | None:
+    """Share of code samples whose compressed form still parses, among those whose original parses."""
+    import ast
+
+    def parses(code: str) -> bool:
+        try:
+            ast.parse(code)
+            return True
+        except (SyntaxError, ValueError):
+            return False
+
+    pairs = [
+        (o, c)
+        for o, c, d in zip(originals, compressed, doms, strict=True)
+        if str(d.name) == "code" and parses(o)
+    ]
+    return sum(parses(c) for _, c in pairs) / len(pairs) if pairs else None
+
+
 def _pct(xs: list[float], q: float) -> float:
     return float(np.percentile(xs, q)) if xs else 0.0
 
@@ -315,9 +356,11 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     del compressor
     budgets = [counter.count(t) for t, _ in outputs["trained"]]
     outputs["teacher"] = [(r["compressed"], float(r["teacher_seconds"])) for r in held]
-    baselines: dict[str, Callable[[str, int], str]] = {
-        "identity": lambda text, _n: text,
-        "truncate": lambda text, n: counter.truncate(text, n),
+    doms, probes = _routing(ctx, [r["domain"] for r in held])
+    baselines: dict[str, Callable[[str, int, Any], str]] = {
+        "identity": lambda text, _n, _dom: text,
+        "truncate": lambda text, n, _dom: counter.truncate(text, n),
+        "selfinfo": _selfinfo_baseline(ctx),
     }
     import time
 
@@ -327,13 +370,12 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
                 f"evaluate.baselines: unknown baseline {name!r}; choose from {sorted(baselines)}."
             )
         outs = []
-        for text, n in zip(originals, budgets, strict=True):
+        for text, n, dom in zip(originals, budgets, doms, strict=True):
             t0 = time.perf_counter()
-            outs.append((baselines[name](text, n), time.perf_counter() - t0))
+            outs.append((baselines[name](text, n, dom), time.perf_counter() - t0))
         outputs[str(name)] = outs
 
     val = ctx.cfg.validation
-    doms, probes = _routing(ctx, [r["domain"] for r in held])
     all_texts = originals + [t for outs in outputs.values() for t, _ in outs]
     answers = answer_all(ctx.llm, all_texts, probes * (1 + len(outputs)), val, label="evaluate")
     threshold = float(val.threshold)
@@ -378,6 +420,8 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
                 latency_p50_s=_pct(lat, 50),
                 latency_p95_s=_pct(lat, 95),
                 worst_model=per_model["worst_model"],
+                fact_recall=float(np.mean([s.fact_recall for s in scores])),
+                code_parses=_code_parses(originals, comp, doms),
             )
         )
     Dataset.from_list(rows, features=EVAL_FEATURES).save_to_disk(str(ctx.out / "eval"))

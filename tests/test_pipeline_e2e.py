@@ -68,12 +68,20 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     assert (run_dir / "llm_ledger.jsonl").is_file()
     assert (run_dir / "train" / "adapter" / "compressor.json").is_file()
     summary = json.loads((run_dir / "evaluate" / "summary.json").read_text())
-    assert [m["method"] for m in summary["methods"]] == ["trained", "teacher", "identity", "truncate"]
+    assert [m["method"] for m in summary["methods"]] == [
+        "trained",
+        "teacher",
+        "identity",
+        "truncate",
+        "selfinfo",
+    ]
     assert "own tokenizer" in summary["tokenizer"]
     by = {m["method"]: m for m in summary["methods"]}
     assert by["identity"]["token_reduction"] == 0.0
-    # truncation is held to the trained compressor's budget
+    # truncation and the extractive baseline are held to the trained compressor's budget
     assert abs(by["truncate"]["achieved_rate"] - by["trained"]["achieved_rate"]) < 0.05
+    assert by["selfinfo"]["achieved_rate"] <= by["trained"]["achieved_rate"] + 0.1
+    assert by["identity"]["fact_recall"] == 1.0 and by["identity"]["code_parses"] is None
     loss = load_from_disk(str(run_dir / "train" / "train_log"))["loss"]
     assert all(x == x and x > 0 for x in loss)
     runs = _wandb_runs(run_dir)
