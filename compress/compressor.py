@@ -29,8 +29,10 @@ def format_prompt(tok: Any, messages: list[dict[str, str]], chat_format: str) ->
     )
 
 
-def load_base(model_cfg: Any, cache_dir: Path, device: str = "cpu") -> tuple[Any, Any, str]:
-    """Tokenizer, model and chat format of the configured base model."""
+def load_base(
+    model_cfg: Any, cache_dir: Path, device: str = "cpu", dtype: str = "float32"
+) -> tuple[Any, Any, str]:
+    """Tokenizer, model and chat format of the configured base model (the bundled one runs in float32)."""
     if model_cfg.source == "gguf_package":
         name = str(model_cfg.name)
         if name not in LOCAL_MODELS:
@@ -41,8 +43,7 @@ def load_base(model_cfg: Any, cache_dir: Path, device: str = "cpu") -> tuple[Any
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(model_cfg.hf_id))
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    model: Any = AutoModelForCausalLM.from_pretrained(str(model_cfg.hf_id), dtype=dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(str(model_cfg.hf_id), dtype=getattr(torch, dtype))
     model = model.to(device)
     return tok, model, str(model_cfg.chat_format)
 

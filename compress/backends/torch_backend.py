@@ -103,7 +103,7 @@ def train(
     if cfg.backend.threads:
         torch.set_num_threads(int(cfg.backend.threads))
     device = resolve_device(str(cfg.backend.device))
-    tok, base, chat_format = load_base(cfg.model, cache_dir, device)
+    tok, base, chat_format = load_base(cfg.model, cache_dir, device, str(cfg.backend.dtype))
     instruction = str(cfg.domain.instruction)
     examples, dropped = build_examples(
         tok, chat_format, instruction, [r for r in rows if r["weight"] > 0], int(cfg.train.max_seq_len)
