@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import Container, DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
@@ -36,13 +36,12 @@ NEEDS = {"generate": [], "validate": ["generate"], "train": ["validate"], "evalu
 console = Console(stderr=True, width=None if Console(stderr=True).is_terminal else 160)
 
 
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if isinstance(node, Container) else node
+
+
 def _sub(cfg: DictConfig, keys: list[str]) -> dict[str, Any]:
-    return {
-        k: OmegaConf.to_container(OmegaConf.select(cfg, k), resolve=True)
-        if isinstance(OmegaConf.select(cfg, k), DictConfig)
-        else OmegaConf.select(cfg, k)
-        for k in keys
-    }
+    return {k: _plain(OmegaConf.select(cfg, k)) for k in keys}
 
 
 def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:

