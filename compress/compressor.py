@@ -72,20 +72,27 @@ class Compressor:
         return self.tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip(), seconds
 
 
-def save_meta(adapter_dir: Path, model_cfg: Any, chat_format: str, instruction: str) -> None:
-    """Record what the evaluate stage needs to rebuild the compressor."""
+def save_meta(
+    adapter_dir: Path, model_cfg: Any, chat_format: str, instruction: str, backend: str, **extra: Any
+) -> None:
+    """Record what the evaluate stage needs to rebuild the compressor (and which backend trained it)."""
     meta = {
         "model": {"name": str(model_cfg.name), "source": str(model_cfg.source), "hf_id": model_cfg.hf_id},
         "chat_format": chat_format,
         "instruction": instruction,
+        "backend": backend,
+        **extra,
     }
     (adapter_dir / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
-def load_compressor(adapter_dir: Path, cache_dir: Path, device: str = "cpu") -> Compressor:
-    """The base model named in the adapter's metadata with the adapter applied."""
+def load_compressor(adapter_dir: Path, cache_dir: Path, device: str = "cpu") -> Any:
+    """The trained compressor: the backend's own loader when it has one (e.g. a remote adapter),
+    else the base model named in the adapter's metadata with the PEFT adapter applied."""
     from omegaconf import OmegaConf
     from peft import PeftModel
+
+    from compress.backends import BACKENDS, get_backend
 
     meta_path = adapter_dir / META_FILE
     if not meta_path.exists():
@@ -93,6 +100,11 @@ def load_compressor(adapter_dir: Path, cache_dir: Path, device: str = "cpu") -> 
             f"{adapter_dir} holds no {META_FILE}: it is not an adapter written by the train stage."
         )
     meta = json.loads(meta_path.read_text())
+    backend = meta.get("backend", "torch")
+    if backend in BACKENDS:
+        module = get_backend(backend)
+        if hasattr(module, "load"):
+            return module.load(adapter_dir, meta, cache_dir)
     tok, base, chat_format = load_base(
         OmegaConf.create(meta["model"] | {"chat_format": meta["chat_format"]}), cache_dir, device
     )

@@ -10,12 +10,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from compress.backends import BACKENDS
 from compress.errors import MissingRequirement
 from compress.localmodel import LOCAL_MODELS
 from compress.secrets import PROVIDER_KEYS
-
-# Training backends this version implements; the others are selectable in config and refused here.
-IMPLEMENTED_BACKENDS = {"torch"}
 
 
 def _model_needs(model: str, stage: str, role: str, endpoints: Any = None) -> list[str]:
@@ -85,9 +83,9 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
             problems += _model_needs(str(m), stage, "judge", cfg.llm.get("endpoints"))
     if stage in {"train", "evaluate"}:
         backend = str(cfg.backend.name)
-        if stage == "train" and backend not in IMPLEMENTED_BACKENDS:
+        if stage == "train" and backend not in BACKENDS:
             problems.append(
-                f"train: backend={backend} is not available in this version (implemented: {sorted(IMPLEMENTED_BACKENDS)}); "
+                f"train: backend={backend} is not available in this version (implemented: {sorted(BACKENDS)}); "
                 "use backend=torch, which runs on CPU or CUDA."
             )
         if backend == "unsloth" and not _cuda_available():

@@ -276,8 +276,8 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
             f"{sum(1 for r in validated if r['split'] == 'train' and r['passed'])}). Lower validation.threshold, "
             "give failed pairs weight with train.weights.failed=1, or add samples (data.n_samples)."
         )
-    train_fn = get_backend(str(ctx.cfg.backend.name))
-    result = train_fn(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
+    backend = get_backend(str(ctx.cfg.backend.name))
+    result = backend.train(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
     Dataset.from_list(result["history"], features=TRAIN_LOG_FEATURES).save_to_disk(str(ctx.out / "train_log"))
     ctx.log.artifact(ctx.out / "adapter", "adapter", "model", {"backend": str(ctx.cfg.backend.name)})
     weights = [r["weight"] for r in rows]

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from compress.backends.torch_backend import Example, weighted_completion_loss
+from compress.backends.common import Example
+from compress.backends.torch_backend import weighted_completion_loss
 
 
 @pytest.fixture(scope="module")

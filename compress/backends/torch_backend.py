@@ -6,43 +6,15 @@ positions whose next token is part of the completion (the loss needs nothing els
 
 from __future__ import annotations
 
-import math
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from compress.compressor import compressor_messages, format_prompt, load_base, save_meta
-from compress.errors import CompressError
-
-
-@dataclass
-class Example:
-    """One tokenized training example: loss only on the completion, scaled by `weight`."""
-
-    input_ids: list[int]
-    n_prompt: int
-    weight: float
-
-
-def build_examples(
-    tok: Any, chat_format: str, instruction: str, rows: list[dict[str, Any]], max_len: int
-) -> tuple[list[Example], int]:
-    """Tokenize prompt + completion (+ EOS); drop examples longer than `max_len`. Returns kept and dropped count."""
-    out, dropped = [], 0
-    for r in rows:
-        prompt = format_prompt(tok, compressor_messages(instruction, r["original"]), chat_format)
-        p_ids = tok(prompt, add_special_tokens=True)["input_ids"]
-        c_ids = tok(" " + r["compressed"], add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-        if len(p_ids) + len(c_ids) > max_len:
-            dropped += 1
-            continue
-        out.append(Example(p_ids + c_ids, len(p_ids), float(r["weight"])))
-    return out, dropped
+from compress.backends.common import Example, batches, examples_or_raise, loss_summary, lr_factor
+from compress.compressor import load_base, save_meta
 
 
 def weighted_completion_loss(inner: Any, batch: list[Example], pad_id: int, device: str) -> tuple[Any, int]:
@@ -104,16 +76,7 @@ def train(
         torch.set_num_threads(int(cfg.backend.threads))
     device = resolve_device(str(cfg.backend.device))
     tok, base, chat_format = load_base(cfg.model, cache_dir, device, str(cfg.backend.dtype))
-    instruction = str(cfg.domain.instruction)
-    examples, dropped = build_examples(
-        tok, chat_format, instruction, [r for r in rows if r["weight"] > 0], int(cfg.train.max_seq_len)
-    )
-    if not examples:
-        raise CompressError(
-            f"train: no example fits train.max_seq_len={cfg.train.max_seq_len} with weight > 0 "
-            f"({len(rows)} rows, {dropped} too long). Raise train.max_seq_len, lower data.max_words, "
-            "or give failed pairs weight (train.weights.failed)."
-        )
+    examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
     lora = cfg.train.lora
     model = get_peft_model(
         base,
@@ -130,12 +93,7 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=float(cfg.train.lr), weight_decay=0.0)
     steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
-    warmup = max(1, steps // 10)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * s / steps)))
-    )
-    rng = random.Random(int(cfg.seed))
-    order: list[int] = []
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     history = []
     total_tokens, t_start = 0, time.perf_counter()
@@ -148,12 +106,7 @@ def train(
     )
     with progress:
         task = progress.add_task("train", total=steps, loss=float("nan"))
-        for step in range(1, steps + 1):
-            if len(order) < bs:
-                fresh = list(range(len(examples)))
-                rng.shuffle(fresh)
-                order += fresh
-            batch = [examples[order.pop(0)] for _ in range(min(bs, len(examples)))]
+        for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
             t0 = time.perf_counter()
             loss, n_target = weighted_completion_loss(inner, batch, pad, device)
             loss.backward()
@@ -179,9 +132,7 @@ def train(
     seconds = time.perf_counter() - t_start
     adapter = out_dir / "adapter"
     model.save_pretrained(str(adapter))
-    save_meta(adapter, cfg.model, chat_format, instruction)
-    first = sum(h["loss"] for h in history[: max(1, len(history) // 4)]) / max(1, len(history) // 4)
-    last = sum(h["loss"] for h in history[-max(1, len(history) // 4) :]) / max(1, len(history) // 4)
+    save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="torch")
     return {
         "history": history,
         "metrics": {
@@ -190,8 +141,7 @@ def train(
             "steps": steps,
             "tokens": total_tokens,
             "tokens_per_s": total_tokens / seconds,
-            "loss_first_quarter": first,
-            "loss_last_quarter": last,
+            **loss_summary(history),
             "device": device,
             "trainable_params": sum(p.numel() for p in params),
         },
