@@ -86,7 +86,7 @@ def save_meta(
     (adapter_dir / META_FILE).write_text(json.dumps(meta, indent=2))
 
 
-def load_compressor(adapter_dir: Path, cache_dir: Path, device: str = "cpu") -> Any:
+def load_compressor(adapter_dir: Path, cache_dir: Path, device: str = "cpu", dtype: str = "float32") -> Any:
     """The trained compressor: the backend's own loader when it has one (e.g. a remote adapter),
     else the base model named in the adapter's metadata with the PEFT adapter applied."""
     from omegaconf import OmegaConf
@@ -106,7 +106,7 @@ def load_compressor(adapter_dir: Path, cache_dir: Path, device: str = "cpu") -> 
         if hasattr(module, "load"):
             return module.load(adapter_dir, meta, cache_dir)
     tok, base, chat_format = load_base(
-        OmegaConf.create(meta["model"] | {"chat_format": meta["chat_format"]}), cache_dir, device
+        OmegaConf.create(meta["model"] | {"chat_format": meta["chat_format"]}), cache_dir, device, dtype
     )
     model = PeftModel.from_pretrained(base, str(adapter_dir))
     model.eval()

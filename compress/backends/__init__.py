@@ -19,6 +19,9 @@ from compress.errors import NotImplementedBackend
 # name -> module; a backend not listed here is refused with the list of those that are.
 BACKENDS: dict[str, str] = {
     "torch": "compress.backends.torch_backend",
+    "mlx": "compress.backends.mlx_backend",
+    "tinker": "compress.backends.tinker_backend",
+    "unsloth": "compress.backends.unsloth_backend",
 }
 
 
