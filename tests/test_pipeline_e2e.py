@@ -14,6 +14,8 @@ from datasets import load_from_disk
 from compress.pipeline import read_record
 from compress.stages import ORDER
 from tests.conftest import run_cli
+from tests.test_notebook import execute_notebook, outputs_of
+from tests.test_report_html import assert_clean, load_in_chromium
 
 EXPECTED_DATASETS = {
     "generate": (
@@ -127,6 +129,18 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     for png in ("pareto", "models", "latency"):
         assert (sweep_dir / "report" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in (sweep_dir / "report" / "report.html").read_text()
+    # ... report.html opens in headless chromium with no JS error or failed load, tables and images intact
+    page = load_in_chromium(sweep_dir / "report" / "report.html")
+    assert_clean(page)
+    pngs = list((sweep_dir / "report").glob("*.png"))
+    assert len(page.dom["images"]) == len(pngs)
+    compressors = next(t for t in page.dom["tables"] if t["heading"].startswith("Compressors"))
+    n_methods = sum(len(json.loads((j / "evaluate" / "summary.json").read_text())["methods"]) for j in jobs)
+    assert compressors["rows"] == n_methods and "train.lora.rank=4" in compressors["text"]
+    # ... and the analysis notebook runs on the sweep, showing the same tables and plots
+    nb, _ = execute_notebook([sweep_dir])
+    assert len(outputs_of(nb, "image/png")) == len(pngs)
+    assert any("train.lora.rank=4" in h for h in outputs_of(nb, "text/html"))
 
     # 4. rerun one stage on an earlier run's outputs
     resume = run_cli(
