@@ -14,10 +14,13 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from filelock import FileLock, Timeout
 from omegaconf import Container, DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
@@ -84,7 +87,8 @@ def read_record(stage_dir: Path) -> StageRecord | None:
 
 
 def _link_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.link-tmp")
+    # a name of this process's own: a sweep job may link the same output beside another job
+    tmp = dst.with_name(f".{dst.name}.link-tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         shutil.copytree(src, tmp, copy_function=os.link)
@@ -107,15 +111,62 @@ def _tags(cfg: DictConfig) -> list[str]:
     return [*tags, f"name:{cfg.name}"]
 
 
-def _group(cfg: DictConfig, run_dir: Path) -> str:
+def _rel(path: Path, outputs: Path) -> str:
     try:
-        return str(run_dir.relative_to(Path(cfg.paths.outputs)))
+        return str(path.relative_to(outputs))
     except ValueError:
-        return run_dir.name
+        return path.name
 
 
-def run_pipeline(cfg: DictConfig) -> dict[str, StageRecord]:
-    """Run the configured stages; returns each stage's record (run, reused or read)."""
+def _group(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
+    """W&B group and run-name prefix: a sweep's jobs share the sweep dir as group, each named by its
+    job dir; a single run is its own group."""
+    outputs = Path(cfg.paths.outputs)
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        hc = HydraConfig.get()
+        if hc.mode == RunMode.MULTIRUN:
+            root = outputs.resolve()
+            return _rel(Path(hc.sweep.dir).resolve(), root), _rel(run_dir.resolve(), root)
+    except ValueError:  # no Hydra app (run_pipeline called directly)
+        pass
+    name = _rel(run_dir, outputs)
+    return name, name
+
+
+@contextmanager
+def stage_lock(store: Path, stage: str, fp: str) -> Iterator[None]:
+    """Hold the store's lock for one stage fingerprint while it is looked up, computed and published,
+    so that of two sweep jobs needing the same output one computes it and the other reuses it.
+
+    An OS lock (flock): it is released when its holder dies, and works across the jobs of a SLURM
+    array on a shared filesystem that supports flock (NFSv4, Lustre, GPFS).
+    """
+    path = store / ".locks" / f"{stage}-{fp}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        console.print(
+            f"[yellow]… {stage}[/] ({fp}) is being computed by another job: waiting for it ({path})"
+        )
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_pipeline(cfg: DictConfig, outcomes: dict[str, str] | None = None) -> dict[str, StageRecord]:
+    """Run the configured stages; returns each stage's record (run, reused or read).
+
+    `outcomes`, when given, receives per stage how its record was obtained: `ran` (computed here),
+    `reused` (a finished output with the same fingerprint, from the store or this run dir) or `read`
+    (an input taken from this run, the store or resume_from without being a selected stage)."""
+    outcomes = {} if outcomes is None else outcomes
     from compress import preflight
     from compress.llm.local_provider import register
 
@@ -123,6 +174,9 @@ def run_pipeline(cfg: DictConfig) -> dict[str, StageRecord]:
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
         raise CompressError(f"stages={stages}: unknown stage(s) {unknown}; the stages are {ORDER}.")
+    from compress.model_select import resolve_model
+
+    resolve_model(cfg, console)  # model=auto -> the largest base model this machine can train, printed
     preflight.check(cfg, stages)
     run_dir = Path(cfg.paths.run_dir)
     store = Path(cfg.paths.store)
@@ -136,7 +190,7 @@ def run_pipeline(cfg: DictConfig) -> dict[str, StageRecord]:
     engine = register(cache, str(cfg.llm.local_engine))
     job_config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     job_config["llm_local_engine_resolved"] = engine
-    group, tags = _group(cfg, run_dir), _tags(cfg)
+    (group, run_name), tags = _group(cfg, run_dir), _tags(cfg)
 
     records: dict[str, StageRecord] = {}
     dirs: dict[str, Path] = {}
@@ -152,21 +206,37 @@ def run_pipeline(cfg: DictConfig) -> dict[str, StageRecord]:
                     f"(in {run_dir}, the store, or resume_from={resume}). Add {stage} to stages or pass resume_from=RUN_DIR."
                 )
             dirs[stage], records[stage] = found
+            outcomes[stage] = "read"
             continue
         missing = [n for n in NEEDS[stage] if n not in records]
         if missing:
             raise CompressError(f"stage {stage!r} needs {missing} first.")
         fp = fingerprint(stage, cfg, {k: v.fingerprint for k, v in records.items()})
         dest = run_dir / stage
-        rec = None if cfg.force else _reuse(stage, fp, dest, store)
-        with StageLogger(cfg.logger, stage, run_dir, group, [*tags, f"stage:{stage}"], job_config) as log:
-            if rec is not None:
-                console.print(f"[green]✓ {stage}[/] finished earlier with the same inputs ({fp}): skipped")
-                log.summary({**_flat(rec.metrics), "reused": True, "fingerprint": fp})
-            else:
-                rec = _execute(stage, fp, cfg, dest, {n: dirs[n] for n in NEEDS[stage]}, cache, log, records)
-                _publish(dest, store / stage / fp)
-                log.summary({"fingerprint": fp, "seconds": rec.seconds, "reused": False})
+        with stage_lock(store, stage, fp):
+            rec = None if cfg.force else _reuse(stage, fp, dest, store)
+            with StageLogger(
+                cfg.logger,
+                stage,
+                run_dir,
+                group,
+                [*tags, f"stage:{stage}"],
+                job_config,
+                f"{run_name}/{stage}",
+            ) as log:
+                if rec is not None:
+                    console.print(
+                        f"[green]✓ {stage}[/] finished earlier with the same inputs ({fp}): skipped"
+                    )
+                    log.summary({**_flat(rec.metrics), "reused": True, "fingerprint": fp})
+                    outcomes[stage] = "reused"
+                else:
+                    rec = _execute(
+                        stage, fp, cfg, dest, {n: dirs[n] for n in NEEDS[stage]}, cache, log, records
+                    )
+                    _publish(dest, store / stage / fp)
+                    log.summary({"fingerprint": fp, "seconds": rec.seconds, "reused": False})
+                    outcomes[stage] = "ran"
         records[stage], dirs[stage] = rec, dest
     _print_summary(records, run_dir)
     return records

