@@ -296,7 +296,7 @@ def test_optuna_search_finishes_and_resumes_without_redoing_trials(search_out: P
             assert trials[n].value == t.value and trials[n].params == t.params
     results = OmegaConf.load(second / "optimization_results.yaml")
     assert results.best_value == study.best_value and results.trials.complete == 4
-    assert "recorded, not rerun" in again.stderr or finished_jobs == sum(
+    assert "recorded, not rerun" in again.stdout + again.stderr or finished_jobs == sum(
         1 for t in before.values() if t.state.name == "COMPLETE"
     )
     summary = _summary(second)

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -51,10 +52,15 @@ def run_sweep(
     cmd = [sys.executable, "-m", "compress.run", "-m", *launcher, *overrides, f"paths.outputs={out}"]
     print(f"[{name}] {' '.join(cmd[1:])}", flush=True)
     load0 = os.getloadavg()
+    cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     load1 = os.getloadavg()
+    # CPU seconds of the sweep and every process under it (each reaped by its parent): with the
+    # same work, a higher CPU/wall ratio is the parallelism the machine's other users left room for
+    cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     (root / f"{name}.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise SystemExit(
@@ -67,6 +73,7 @@ def run_sweep(
         "name": name,
         "command": " ".join([*(f"{k}={v}" for k, v in (env_extra or {}).items()), "python", *cmd[1:-1]]),
         "wall_s": wall,
+        "cpu_s": cpu,
         "loadavg_1m_start_end": [round(load0[0], 2), round(load1[0], 2)],
         "summary": summary,
     }
@@ -76,8 +83,9 @@ def _row(r: dict[str, Any]) -> str:
     s = r["summary"]
     st, llm = s["savings"]["stages"], s["savings"]["llm_cache"]
     job_s = sum(j["seconds"] or 0 for j in s["jobs"])
+    cpu = f"{r['cpu_s']:.0f} ({r['cpu_s'] / r['wall_s']:.2f})" if "cpu_s" in r else "n/a"
     return (
-        f"| {r['name']} | {r['wall_s']:.0f} | {job_s:.0f} | {s['counts']['completed']}/{s['counts']['jobs']} | "
+        f"| {r['name']} | {r['wall_s']:.0f} | {cpu} | {job_s:.0f} | {s['counts']['completed']}/{s['counts']['jobs']} | "
         f"{st['ran']} / {st['reused']} | {st['seconds_saved']:.0f} | {st['llm_calls_saved']} | "
         f"{llm['calls']} / {llm['cache_hits']} ({llm['hit_rate']:.0%}) | {llm['seconds_saved_est']:.0f} | "
         f"{r['loadavg_1m_start_end'][0]} → {r['loadavg_1m_start_end'][1]} |"
@@ -100,13 +108,15 @@ def write_markdown(results: list[dict[str, Any]], path: Path) -> None:
         "",
         f"Sweep: `{' '.join(BASE + SWEEP)}`",
         "",
-        "| variant | wall s | sum of job s | jobs ok | stages computed / reused | stage s saved | "
+        "| variant | wall s | CPU s (CPU/wall) | sum of job s | jobs ok | stages computed / reused | stage s saved | "
         "LLM calls saved by reuse | LLM calls made / cache hits | cache s saved (est.) | load avg 1m |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
         *[_row(r) for r in results],
         "",
         *speedups,
         "",
+        "- *CPU s*: user + system seconds of the sweep and all its processes; CPU/wall is how many of the "
+        "cores it kept busy on average (the machine's other users take the rest).",
         "- *stages computed / reused*: stage runs over all jobs that computed their output vs took it from the "
         "stage store (the same fingerprint, computed by another job); *stage s saved* adds up what the reused "
         "stages had cost where they ran, *LLM calls saved by reuse* the calls they had made or looked up.",
