@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from compress.compressor import compressor_messages, format_prompt
 from compress.errors import CompressError
@@ -84,3 +87,68 @@ def loss_summary(history: list[dict[str, Any]]) -> dict[str, float]:
         "loss_first_quarter": sum(h["loss"] for h in history[:q]) / q,
         "loss_last_quarter": sum(h["loss"] for h in history[-q:]) / q,
     }
+
+
+def progress_bar(label: str) -> Progress:
+    """The training progress bar every backend shows (step count and current loss)."""
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+        transient=True,
+    )
+
+
+@dataclass
+class StepLog:
+    """Per-step history and W&B logging, and the throughput/loss summary every backend returns."""
+
+    log: Callable[[dict[str, Any], int], None]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    tokens: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    seconds: float | None = None
+
+    def record(self, step: int, batch: list[Example], loss: float, seconds: float, **extra: Any) -> None:
+        """Add one step to the history and log loss, tokens/s and the backend's `extra` figures."""
+        n_tok = sum(len(e.input_ids) for e in batch)
+        self.tokens += n_tok
+        self.history.append({"step": step, "loss": loss, "tokens": n_tok, "seconds": seconds})
+        self.log({"loss": loss, "tokens_per_s": n_tok / seconds if seconds > 0 else 0.0, **extra}, step)
+
+    def stop(self) -> None:
+        """Freeze the training time (saving and uploading afterwards do not count)."""
+        self.seconds = time.perf_counter() - self.started
+
+    def result(self, examples: list[Example], dropped: int, **metrics: Any) -> dict[str, Any]:
+        """The backend's return value: history and metrics (examples, tokens/s, loss summary, `metrics`)."""
+        if self.seconds is None:
+            self.stop()
+        seconds = self.seconds or 0.0
+        return {
+            "history": self.history,
+            "metrics": {
+                "examples": len(examples),
+                "dropped_too_long": dropped,
+                "steps": len(self.history),
+                "tokens": self.tokens,
+                "tokens_per_s": self.tokens / seconds if seconds > 0 else 0.0,
+                **loss_summary(self.history),
+                **metrics,
+            },
+        }
+
+
+def peft_lora_config(lora: Any, **extra: Any) -> Any:
+    """PEFT's LoraConfig for `train.lora` (rank, alpha, dropout, target modules), causal LM."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=int(lora.rank),
+        lora_alpha=int(lora.alpha),
+        lora_dropout=float(lora.dropout),
+        target_modules=list(lora.target_modules),
+        task_type="CAUSAL_LM",
+        **extra,
+    )

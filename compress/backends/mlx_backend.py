@@ -28,9 +28,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from compress.backends.common import Example, batches, examples_or_raise, loss_summary, lr_factor
+from compress.backends.common import (
+    Example,
+    StepLog,
+    batches,
+    examples_or_raise,
+    lr_factor,
+    peft_lora_config,
+    progress_bar,
+)
 from compress.compressor import save_meta
 from compress.errors import CompressError, MissingRequirement
 from compress.localmodel import hf_dir, local_model
@@ -240,7 +247,6 @@ def save_adapter(
 ) -> None:
     """Write the adapter in PEFT format to `adapter_dir` and in mlx-lm's format to `adapter_dir/mlx`."""
     import mlx.core as mx
-    from peft import LoraConfig
     from safetensors import safe_open
     from safetensors.numpy import save_file
 
@@ -263,14 +269,7 @@ def save_adapter(
         tensors[f"base_model.model.{name}.lora_B.weight"] = np.array(m.lora_b.astype(mx.float32)).T.copy()
     adapter_dir.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(adapter_dir / "adapter_model.safetensors"), metadata={"format": "pt"})
-    LoraConfig(
-        r=int(lora.rank),
-        lora_alpha=int(lora.alpha),
-        lora_dropout=float(lora.dropout),
-        target_modules=list(lora.target_modules),
-        task_type="CAUSAL_LM",
-        base_model_name_or_path=str(base_dir),
-    ).save_pretrained(str(adapter_dir))
+    peft_lora_config(lora, base_model_name_or_path=str(base_dir)).save_pretrained(str(adapter_dir))
 
     native = adapter_dir / MLX_SUBDIR
     native.mkdir(exist_ok=True)
@@ -329,16 +328,8 @@ def train(
     opt = optim.AdamW(learning_rate=lr * lr_factor(0, steps), weight_decay=0.0, bias_correction=True)
     loss_and_grad = nn.value_and_grad(model, weighted_completion_loss)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    history = []
-    total_tokens, t_start = 0, time.perf_counter()
-    progress = Progress(
-        TextColumn("train (mlx)"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    with progress:
+    steps_log = StepLog(log)
+    with progress_bar("train (mlx)") as progress:
         task = progress.add_task("train", total=steps, loss=float("nan"))
         for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
             t0 = time.perf_counter()
@@ -350,37 +341,16 @@ def train(
             opt.update(model, grads)
             mx.eval(model.trainable_parameters(), opt.state, loss)  # mlx is lazy: run the step now
             dt = time.perf_counter() - t0
-            n_tok = sum(len(e.input_ids) for e in batch)
-            total_tokens += n_tok
-            rec = {"step": step, "loss": float(loss.item()), "tokens": n_tok, "seconds": dt}
-            history.append(rec)
-            log(
-                {
-                    "loss": rec["loss"],
-                    "tokens_per_s": n_tok / dt,
-                    "lr": step_lr,
-                    "target_tokens": int(targets.size),
-                },
-                step,
-            )
-            progress.update(task, advance=1, loss=rec["loss"])
-    seconds = time.perf_counter() - t_start
+            steps_log.record(step, batch, float(loss.item()), dt, lr=step_lr, target_tokens=int(targets.size))
+            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
+    steps_log.stop()
     model.eval()
     adapter = out_dir / "adapter"
     save_adapter(model, lora, lora_params, base_dir, adapter)
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="mlx")
-    return {
-        "history": history,
-        "metrics": {
-            "examples": len(examples),
-            "dropped_too_long": dropped,
-            "steps": steps,
-            "tokens": total_tokens,
-            "tokens_per_s": total_tokens / seconds,
-            **loss_summary(history),
-            "device": f"mlx-{'gpu' if device == mx.gpu else 'cpu'}",
-            "trainable_params": sum(
-                v.size for v in dict(tree_flatten(model.trainable_parameters())).values()
-            ),
-        },
-    }
+    return steps_log.result(
+        examples,
+        dropped,
+        device=f"mlx-{'gpu' if device == mx.gpu else 'cpu'}",
+        trainable_params=sum(v.size for v in dict(tree_flatten(model.trainable_parameters())).values()),
+    )

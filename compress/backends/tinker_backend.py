@@ -26,7 +26,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from compress.backends.common import Example, batches, examples_or_raise, loss_summary, lr_factor
+from compress.backends.common import Example, StepLog, batches, examples_or_raise, lr_factor
 from compress.compressor import compressor_messages, format_prompt, save_meta
 from compress.errors import CompressError, MissingRequirement
 
@@ -208,9 +208,8 @@ def train(
         examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
         steps, bs, base_lr = int(cfg.train.steps), int(cfg.train.batch_size), float(cfg.train.lr)
         every = int(cfg.backend.get("checkpoint_every") or 0)
-        history: list[dict[str, Any]] = []
         checkpoints: list[str] = []
-        total_tokens, t_start = 0, time.perf_counter()
+        steps_log = StepLog(log)
         for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
             t0 = time.perf_counter()
             data = batch_datums(batch)
@@ -225,22 +224,17 @@ def train(
             output = fb_future.result()
             optim_future.result()
             dt = time.perf_counter() - t0
-            n_tok = sum(len(e.input_ids) for e in batch)
-            total_tokens += n_tok
-            rec = {"step": step, "loss": batch_loss(output, data), "tokens": n_tok, "seconds": dt}
-            history.append(rec)
-            log(
-                {
-                    "loss": rec["loss"],
-                    "tokens_per_s": n_tok / dt if dt > 0 else 0.0,
-                    "lr": lr,
-                    "target_tokens": sum(len(e.input_ids) - e.n_prompt for e in batch),
-                },
+            steps_log.record(
                 step,
+                batch,
+                batch_loss(output, data),
+                dt,
+                lr=lr,
+                target_tokens=sum(len(e.input_ids) - e.n_prompt for e in batch),
             )
             if every and step % every == 0 and step < steps:
                 checkpoints.append(training.save_state(f"step-{step:06d}", ttl_seconds=ttl).result().path)
-        seconds = time.perf_counter() - t_start
+        steps_log.stop()
         state_path = training.save_state("final", ttl_seconds=ttl).result().path
         checkpoints.append(state_path)
         sampler_path = training.save_weights_for_sampler("final", ttl_seconds=ttl).result().path
@@ -272,24 +266,17 @@ def train(
         raise
     finally:
         service.close(status).result()
-    return {
-        "history": history,
-        "metrics": {
-            "examples": len(examples),
-            "dropped_too_long": dropped,
-            "steps": steps,
-            "tokens": total_tokens,
-            "tokens_per_s": total_tokens / seconds if seconds > 0 else 0.0,
-            **loss_summary(history),
-            "device": "tinker",
-            "base_model": base_model,
-            # Tinker's LoRA has a rank but no alpha or dropout: train.lora.alpha/dropout are not used
-            "lora_rank": int(lora.rank),
-            **{f"lora_{k}": v for k, v in flags.items()},
-            "sampler_path": sampler_path,
-            "adapter_downloaded": bool(downloaded),
-        },
-    }
+    return steps_log.result(
+        examples,
+        dropped,
+        device="tinker",
+        base_model=base_model,
+        # Tinker's LoRA has a rank but no alpha or dropout: train.lora.alpha/dropout are not used
+        lora_rank=int(lora.rank),
+        **{f"lora_{k}": v for k, v in flags.items()},
+        sampler_path=sampler_path,
+        adapter_downloaded=bool(downloaded),
+    )
 
 
 @dataclass

@@ -11,9 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-from compress.backends.common import Example, batches, examples_or_raise, loss_summary, lr_factor
+from compress.backends.common import (
+    Example,
+    StepLog,
+    batches,
+    examples_or_raise,
+    lr_factor,
+    peft_lora_config,
+    progress_bar,
+)
 from compress.compressor import load_base, save_meta
 
 
@@ -51,6 +57,17 @@ def weighted_completion_loss(inner: Any, batch: list[Example], pad_id: int, devi
     return (ce * w).sum() / w.sum().clamp_min(1e-8), int(target_mask.sum())
 
 
+def optimizer_step(loss: Any, params: list[Any], opt: Any, sched: Any) -> None:
+    """Backward, clip the gradient norm at 1.0, step the optimizer and the schedule, clear gradients."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+
+
 def resolve_device(pref: str) -> str:
     """`auto` is CUDA when available, else CPU."""
     import torch
@@ -69,7 +86,7 @@ def train(
 ) -> dict[str, Any]:
     """Train a LoRA adapter on weighted rows (`original`, `compressed`, `weight`); save it to out_dir/adapter."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
     torch.manual_seed(int(cfg.seed))
     if cfg.backend.threads:
@@ -80,13 +97,7 @@ def train(
     lora = cfg.train.lora
     model = get_peft_model(
         base,
-        LoraConfig(
-            r=int(lora.rank),
-            lora_alpha=int(lora.alpha),
-            lora_dropout=float(lora.dropout),
-            target_modules=list(lora.target_modules),
-            task_type="CAUSAL_LM",
-        ),
+        peft_lora_config(lora),
     )
     model.train()
     inner = model.get_base_model()
@@ -95,54 +106,19 @@ def train(
     steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    history = []
-    total_tokens, t_start = 0, time.perf_counter()
-    progress = Progress(
-        TextColumn("train"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-    with progress:
+    steps_log = StepLog(log)
+    with progress_bar("train") as progress:
         task = progress.add_task("train", total=steps, loss=float("nan"))
         for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
             t0 = time.perf_counter()
             loss, n_target = weighted_completion_loss(inner, batch, pad, device)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
+            optimizer_step(loss, params, opt, sched)
             dt = time.perf_counter() - t0
-            n_tok = sum(len(e.input_ids) for e in batch)
-            total_tokens += n_tok
-            rec = {"step": step, "loss": float(loss.item()), "tokens": n_tok, "seconds": dt}
-            history.append(rec)
-            log(
-                {
-                    "loss": rec["loss"],
-                    "tokens_per_s": n_tok / dt,
-                    "lr": sched.get_last_lr()[0],
-                    "target_tokens": n_target,
-                },
-                step,
-            )
-            progress.update(task, advance=1, loss=rec["loss"])
-    seconds = time.perf_counter() - t_start
+            lr = sched.get_last_lr()[0]
+            steps_log.record(step, batch, float(loss.item()), dt, lr=lr, target_tokens=n_target)
+            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
+    steps_log.stop()
     adapter = out_dir / "adapter"
     model.save_pretrained(str(adapter))
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="torch")
-    return {
-        "history": history,
-        "metrics": {
-            "examples": len(examples),
-            "dropped_too_long": dropped,
-            "steps": steps,
-            "tokens": total_tokens,
-            "tokens_per_s": total_tokens / seconds,
-            **loss_summary(history),
-            "device": device,
-            "trainable_params": sum(p.numel() for p in params),
-        },
-    }
+    return steps_log.result(examples, dropped, device=device, trainable_params=sum(p.numel() for p in params))

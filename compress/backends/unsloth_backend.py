@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compress.backends.common import batches, examples_or_raise, loss_summary, lr_factor
+from compress.backends.common import StepLog, batches, examples_or_raise, lr_factor
 from compress.compressor import save_meta
 from compress.errors import MissingRequirement
 
@@ -67,7 +67,7 @@ def train(
     import torch
     from unsloth import FastLanguageModel  # patches transformers: import after the checks only
 
-    from compress.backends.torch_backend import weighted_completion_loss
+    from compress.backends.torch_backend import optimizer_step, weighted_completion_loss
 
     torch.manual_seed(int(cfg.seed))
     lora = cfg.train.lora
@@ -103,47 +103,30 @@ def train(
     steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    history: list[dict[str, Any]] = []
-    total_tokens, t_start = 0, time.perf_counter()
+    steps_log = StepLog(log)
     for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
         t0 = time.perf_counter()
         loss, n_target = weighted_completion_loss(inner, batch, pad, "cuda")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+        optimizer_step(loss, params, opt, sched)
         torch.cuda.synchronize()  # honest step times: CUDA runs asynchronously
         dt = time.perf_counter() - t0
-        n_tok = sum(len(e.input_ids) for e in batch)
-        total_tokens += n_tok
-        rec = {"step": step, "loss": float(loss.item()), "tokens": n_tok, "seconds": dt}
-        history.append(rec)
-        log(
-            {
-                "loss": rec["loss"],
-                "tokens_per_s": n_tok / dt,
-                "lr": sched.get_last_lr()[0],
-                "target_tokens": n_target,
-                "cuda_max_memory_gb": torch.cuda.max_memory_allocated() / 2**30,
-            },
+        steps_log.record(
             step,
+            batch,
+            float(loss.item()),
+            dt,
+            lr=sched.get_last_lr()[0],
+            target_tokens=n_target,
+            cuda_max_memory_gb=torch.cuda.max_memory_allocated() / 2**30,
         )
-    seconds = time.perf_counter() - t_start
+    steps_log.stop()
     adapter = out_dir / "adapter"
     model.save_pretrained(str(adapter))
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="unsloth")
-    return {
-        "history": history,
-        "metrics": {
-            "examples": len(examples),
-            "dropped_too_long": dropped,
-            "steps": steps,
-            "tokens": total_tokens,
-            "tokens_per_s": total_tokens / seconds,
-            **loss_summary(history),
-            "device": torch.cuda.get_device_name(0),
-            "trainable_params": sum(p.numel() for p in params),
-            "cuda_max_memory_gb": torch.cuda.max_memory_allocated() / 2**30,
-        },
-    }
+    return steps_log.result(
+        examples,
+        dropped,
+        device=torch.cuda.get_device_name(0),
+        trainable_params=sum(p.numel() for p in params),
+        cuda_max_memory_gb=torch.cuda.max_memory_allocated() / 2**30,
+    )

@@ -143,7 +143,7 @@ def work_backend(name: str, a: argparse.Namespace) -> dict[str, Any]:
 def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
     """`transformers.Trainer` + PEFT LoRA with the model's own loss: logits at every position."""
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import (
         AutoConfig,
         AutoModelForCausalLM,
@@ -153,7 +153,7 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
         TrainingArguments,
     )
 
-    from compress.backends.common import batches, examples_or_raise
+    from compress.backends.common import batches, examples_or_raise, peft_lora_config
     from compress.localmodel import LOCAL_MODELS, hf_dir
 
     cfg = compose_cfg("torch", a)
@@ -194,13 +194,7 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
     lora = cfg.train.lora
     model = get_peft_model(
         base,
-        LoraConfig(
-            r=int(lora.rank),
-            lora_alpha=int(lora.alpha),
-            lora_dropout=float(lora.dropout),
-            target_modules=list(lora.target_modules),
-            task_type="CAUSAL_LM",
-        ),
+        peft_lora_config(lora),
     )
     clock, losses = Clock(), []
 
