@@ -47,6 +47,20 @@ def _sub(cfg: DictConfig, keys: list[str]) -> dict[str, Any]:
     return {k: _plain(OmegaConf.select(cfg, k)) for k in keys}
 
 
+# Keys that never change a stage's output: a search over them reuses the stage (probes and metric
+# weights are read from validate on; torch's thread count changes speed, not the adapter).
+_IGNORED = {"generate": {"probes", "metric"}, "train": {"threads"}}
+
+
+def _drop(node: Any, names: set[str]) -> Any:
+    """`node` without the keys in `names`, at any depth (a mixed domain nests its parts' settings)."""
+    if isinstance(node, dict):
+        return {k: _drop(v, names) for k, v in node.items() if k not in names}
+    if isinstance(node, list):
+        return [_drop(v, names) for v in node]
+    return node
+
+
 def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:
     """The part of the config that decides a stage's output."""
     keys = {
@@ -54,16 +68,14 @@ def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:
         "validate": ["validation", "domain"],
         "train": [
             "train",
-            "backend.name",
-            "backend.device",
-            "backend.dtype",
+            "backend",
             "model",
             "domain.instruction",
             "seed",
         ],
         "evaluate": ["evaluate", "validation", "domain"],
     }[stage]
-    return _sub(cfg, keys)
+    return cast(dict[str, Any], _drop(_sub(cfg, keys), _IGNORED.get(stage, set())))
 
 
 def fingerprint(stage: str, cfg: DictConfig, upstream: dict[str, str]) -> str:

@@ -27,6 +27,19 @@ def test_fingerprints_follow_the_config_each_stage_reads() -> None:
     assert fingerprint("train", base, up) != fingerprint("train", base, up | {"validate": "v2"})
     # the logger and the output paths never change a result
     assert fingerprint("train", base, up) == fingerprint("train", _cfg(["logger=none"]), up)
+    # metric weights and probes are read from validate on: a search over them keeps the generated data
+    weights = _cfg(["domain.metric.cosine=0.5"])
+    assert fingerprint("generate", base, up) == fingerprint("generate", weights, up)
+    assert fingerprint("validate", base, up) != fingerprint("validate", weights, up)
+    mixed = _cfg(["domain=mixed"])
+    mixed_weights = _cfg(["domain=mixed", "domain.parts.code.metric.ast=0.9"])
+    assert fingerprint("generate", mixed, up) == fingerprint("generate", mixed_weights, up)
+    # every backend setting that shapes the adapter counts; the thread count does not
+    threads = _cfg(["backend.threads=1"])
+    assert fingerprint("train", base, up) == fingerprint("train", threads, up)
+    tinker = _cfg(["backend=tinker"])
+    tinker_remote = _cfg(["backend=tinker", "backend.download=false"])
+    assert fingerprint("train", tinker, up) != fingerprint("train", tinker_remote, up)
 
 
 def test_select_units_meets_the_rate() -> None:
