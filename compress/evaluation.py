@@ -227,12 +227,14 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     dtype = str(ctx.cfg.backend.dtype) if device == "cuda" else "float32"
     compressor = load_compressor(ctx.inputs["train"] / "adapter", ctx.cache, device, dtype)
     to_compress = originals + [it.context for it in items]
+    counter.prefetch(to_compress)
     compressed: Outputs = []
     for text in track(to_compress, description="compressing held-out", transient=True):
         budget = min(int(ev.max_new_tokens), counter.count(text) + 8)
         compressed.append(compressor.compress(text, budget))
     del compressor
     outputs: dict[str, Outputs] = {"trained": compressed[: len(originals)]}
+    counter.prefetch(t for t, _ in compressed)
     budgets = [counter.count(t) for t, _ in outputs["trained"]]
     outputs["teacher"] = [(r["compressed"], float(r["teacher_seconds"])) for r in held]
     doms, probes = routing(ctx, [r["domain"] for r in held])
@@ -252,6 +254,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     val = ctx.cfg.validation
     groups = list(outputs.values()) + list(sweep.values())
     all_texts = originals + [t for outs in groups for t, _ in outs]
+    counter.prefetch(all_texts)
     answers = answer_all(ctx.llm, all_texts, probes * (1 + len(groups)), val, label="evaluate")
     threshold = float(val.threshold)
     models = [str(m) for m in val.models]

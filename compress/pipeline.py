@@ -64,7 +64,7 @@ def _drop(node: Any, names: set[str]) -> Any:
 def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:
     """The part of the config that decides a stage's output."""
     keys = {
-        "generate": ["data", "domain", "teacher", "validation.models"],
+        "generate": ["data", "domain", "teacher", "validation.models", "tokens"],
         "validate": ["validation", "domain"],
         "train": [
             "train",
@@ -73,7 +73,7 @@ def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:
             "domain.instruction",
             "seed",
         ],
-        "evaluate": ["evaluate", "validation", "domain"],
+        "evaluate": ["evaluate", "validation", "domain", "tokens"],
     }[stage]
     return cast(dict[str, Any], _drop(_sub(cfg, keys), _IGNORED.get(stage, set())))
 

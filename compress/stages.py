@@ -41,8 +41,15 @@ class StageContext:
 
 
 def target_counter(ctx: StageContext) -> TokenCounter:
-    """Token counts by the first validator model's own tokenizer where it is local (else cl100k)."""
-    return TokenCounter(str(ctx.cfg.validation.models[0]), ctx.cache)
+    """Token counts by `tokens.model`'s (default: the first validator's) own tokenizer where it can be had."""
+    tokens = ctx.cfg.get("tokens") or {}
+    return TokenCounter(
+        str(tokens.get("model") or ctx.cfg.validation.models[0]),
+        ctx.cache,
+        calls=ctx.llm.cache,
+        count_api=bool(tokens.get("count_api", True)),
+        max_retries=int(ctx.cfg.llm.max_retries),
+    )
 
 
 def run_generate(ctx: StageContext) -> dict[str, Any]:
@@ -59,6 +66,7 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
     teacher = make_teacher(ctx.cfg, ctx.cache, ctx.llm)
     outs = teacher(list(samples["text"]), [sub_domain(ctx.cfg.domain, d) for d in samples["domain"]])
     counter = target_counter(ctx)
+    counter.prefetch([*samples["text"], *(o.compressed for o in outs)])
     rows = []
     for s, o in zip(samples, outs, strict=True):
         rows.append(
