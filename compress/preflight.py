@@ -119,7 +119,7 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
             problems.append("train: backend=tinker needs TINKER_API_KEY: export it or put it in ./.env.")
         if stage == "train":
             problems += _backend_package_needs(cfg)
-        if backend == "mlx" and importlib.util.find_spec("mlx") is None:
+        if backend == "mlx" and any(importlib.util.find_spec(m) is None for m in ("mlx", "mlx_lm")):
             problems.append(
                 "train: backend=mlx needs mlx-lm with an mlx build: pip install -e '.[mlx]' "
                 "(mlx-lm[cpu]: Metal on macOS, the CPU build on Linux, where plain mlx-lm installs no mlx)."

@@ -28,7 +28,7 @@ from safetensors import safe_open
 
 from compress.backends import get_backend
 from compress.backends import mlx_backend as mb
-from compress.backends.common import Example, examples_or_raise
+from compress.backends.common import Example, examples_or_raise, lr_factor
 from compress.backends.torch_backend import weighted_completion_loss as torch_loss
 from compress.compressor import Compressor, compressor_messages, format_prompt, load_compressor
 from compress.corpora import iter_stdlib_nl
@@ -180,6 +180,10 @@ def test_backends_take_the_same_steps(torch_run: Run, mlx_run: Run) -> None:
     assert m[0]["loss"] == pytest.approx(t[0]["loss"], rel=1e-5)
     assert [h["tokens"] for h in m] == [h["tokens"] for h in t]
     assert [x["target_tokens"] for x, _ in mlx_run.logs] == [x["target_tokens"] for x, _ in torch_run.logs]
+    # each step logs the rate it was taken with: warm-up from step 1, not the scheduler's next value
+    schedule = [2e-2 * lr_factor(s, STEPS) for s in range(STEPS)]
+    for run in (torch_run, mlx_run):
+        assert [x["lr"] for x, _ in run.logs] == pytest.approx(schedule)
     fell = t[0]["loss"] - t[-1]["loss"]
     assert abs(m[-1]["loss"] - t[-1]["loss"]) < 0.3 * fell
 

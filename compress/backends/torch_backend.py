@@ -112,9 +112,9 @@ def train(
         for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
             t0 = time.perf_counter()
             loss, n_target = weighted_completion_loss(inner, batch, pad, device)
+            lr = opt.param_groups[0]["lr"]  # this step's rate: the scheduler moves it on in optimizer_step
             optimizer_step(loss, params, opt, sched)
             dt = time.perf_counter() - t0
-            lr = sched.get_last_lr()[0]
             steps_log.record(step, batch, float(loss.item()), dt, lr=lr, target_tokens=n_target)
             progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
     steps_log.stop()

@@ -107,6 +107,7 @@ def train(
     for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
         t0 = time.perf_counter()
         loss, n_target = weighted_completion_loss(inner, batch, pad, "cuda")
+        lr = opt.param_groups[0]["lr"]  # this step's rate: the scheduler moves it on in optimizer_step
         optimizer_step(loss, params, opt, sched)
         torch.cuda.synchronize()  # honest step times: CUDA runs asynchronously
         dt = time.perf_counter() - t0
@@ -115,7 +116,7 @@ def train(
             batch,
             float(loss.item()),
             dt,
-            lr=sched.get_last_lr()[0],
+            lr=lr,
             target_tokens=n_target,
             cuda_max_memory_gb=torch.cuda.max_memory_allocated() / 2**30,
         )
