@@ -10,7 +10,8 @@ it is in the local Hugging Face cache or the Hub answers (`preflight._hf_model_a
 | torch, CUDA    | free VRAM, `torch.cuda.mem_get_info()`                        | `backend.dtype` (float32: 4 B) |
 | torch, CPU     | available RAM (`psutil`, else `os.sysconf`)                    | `backend.dtype`                |
 | unsloth        | free VRAM; gradient checkpointing on                          | bf16, or 4-bit with load_in_4bit |
-| mlx            | unified memory = total RAM (Metal wires up to about 75 % of it) | bf16                         |
+| mlx, GPU       | unified memory = total RAM (Metal wires up to about 75 % of it) | `backend.dtype` (auto: bf16) |
+| mlx, CPU       | available RAM (mlx[cpu] on Linux)                              | `backend.dtype` (auto: fp32) |
 | tinker         | nothing: it trains on Thinking Machines' GPUs                  | (remote)                      |
 
 The bundled model always loads in float32 (see compress.localmodel), whatever `backend.dtype` says.
@@ -142,6 +143,15 @@ def _cuda_free() -> int | None:
         return None
 
 
+def _mlx_gpu() -> bool:
+    """Whether mlx is installed and has a GPU (Metal, or CUDA with mlx[cuda])."""
+    try:
+        import mlx.core as mx
+    except ImportError:
+        return False
+    return bool(mx.is_available(mx.gpu))
+
+
 def machine_budget(cfg: Any) -> Budget:
     """The memory the configured backend trains in, measured on this machine now."""
     backend = str(cfg.backend.name)
@@ -149,7 +159,12 @@ def machine_budget(cfg: Any) -> Budget:
     if backend == "tinker":
         return Budget(backend, "remote", None, dtype)
     if backend == "mlx":
-        return Budget(backend, "mlx", int(_ram_bytes(available=False) * MLX_WIRED_FRACTION), "bfloat16")
+        device = str(cfg.backend.get("device") or "auto")
+        if device != "cpu" and _mlx_gpu():
+            mlx_dtype = "bfloat16" if dtype == "auto" else dtype
+            return Budget(backend, "mlx", int(_ram_bytes(available=False) * MLX_WIRED_FRACTION), mlx_dtype)
+        # the mlx backend's `auto` on the CPU is float32 (its CPU bfloat16 matmuls are slower)
+        return Budget(backend, "cpu", _ram_bytes(available=True), "float32" if dtype == "auto" else dtype)
     if backend == "unsloth":
         return Budget(
             backend,

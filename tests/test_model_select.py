@@ -125,4 +125,9 @@ def test_measured_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ms.machine_budget(_compose(["backend=tinker"])).memory_bytes is None
     unsloth = ms.machine_budget(_compose(["backend=unsloth", "backend.load_in_4bit=true"]))
     assert unsloth.checkpointing and unsloth.four_bit and unsloth.memory_bytes == 40 * GIB
-    assert ms.machine_budget(_compose(["backend=mlx"])).memory_bytes == int(0.75 * 32 * GIB)
+    monkeypatch.setattr(ms, "_mlx_gpu", lambda: True)  # a Mac
+    assert ms.machine_budget(_compose(["backend=mlx"])) == ms.Budget(
+        "mlx", "mlx", int(0.75 * 32 * GIB), "bfloat16"
+    )
+    monkeypatch.setattr(ms, "_mlx_gpu", lambda: False)  # mlx[cpu] on Linux: float32 in available RAM
+    assert ms.machine_budget(_compose(["backend=mlx"])) == ms.Budget("mlx", "cpu", 20 * GIB, "float32")
