@@ -83,11 +83,6 @@ def export_merged(adapter_dir: Path, out_dir: Path, cache_dir: Path, dtype: str 
     meta = _meta(adapter_dir)
     tok, base, _ = load_base(_model_cfg(meta), cache_dir, "cpu", dtype or "bfloat16")
     merged: Any = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
-    # the bundled model's transformers copy still names its GGUF origin as a quantizer, which
-    # refuses save_pretrained; its weights are plain float32 tensors, so drop that marker
-    merged.hf_quantizer = None
-    if hasattr(merged.config, "quantization_config"):
-        del merged.config.quantization_config
     tmp = out_dir.with_name(out_dir.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(str(tmp))

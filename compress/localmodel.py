@@ -8,6 +8,7 @@ saves safetensors under the cache dir; later loads take under a second.
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,14 +58,25 @@ def gguf_path(name: str, cache_dir: Path) -> Path:
         return Path(pkg.assemble(target))
 
 
+def _stale_quantization(path: Path) -> bool:
+    config = json.loads((path / "config.json").read_text())
+    return (config.get("quantization_config") or {}).get("quant_method") == "gguf"
+
+
 def hf_dir(name: str, cache_dir: Path) -> Path:
     """A transformers (safetensors) copy of a bundled model, converted from its GGUF once."""
     out = cache_dir / "hf" / name
-    if (out / "config.json").exists():
+    if (out / "config.json").exists() and not _stale_quantization(out):
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(out) + ".lock"):
         if (out / "config.json").exists():
+            if _stale_quantization(out):  # a copy converted before the config was cleaned
+                config = json.loads((out / "config.json").read_text())
+                del config["quantization_config"]
+                tmp_config = out / "config.json.tmp"
+                tmp_config.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+                tmp_config.replace(out / "config.json")
             return out
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -76,6 +88,10 @@ def hf_dir(name: str, cache_dir: Path) -> Path:
         )
         fresh = AutoModelForCausalLM.from_config(loaded.config)
         fresh.load_state_dict(loaded.state_dict())
+        # the weights are dequantised floats now: the GGUF's quantization_config would make
+        # transformers (Trainer, PEFT merges, mlx-lm) treat the checkpoint as quantised
+        if hasattr(fresh.config, "quantization_config"):
+            del fresh.config.quantization_config
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         fresh.save_pretrained(tmp)

@@ -304,7 +304,6 @@ def test_mlx_reads_the_bundled_models_transformers_config(tok: Any) -> None:
         "rope_theta": 1_000_000.0,
         "rope_local_base_freq": 10_000.0,
         "sliding_window_pattern": 6,
-        "quantization_config": None,  # the GGUF's: its weights were dequantised to float32
     }
     model, config = mb.load_model(path, mx.float32)
     hidden = mb.hidden_states(model, mx.array([ids]))[0, -1:]

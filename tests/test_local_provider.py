@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import litellm
 import pytest
 
@@ -50,3 +53,20 @@ def test_transformers_engine_answers_too() -> None:
     )
     assert "Paris" in out.text and "\n" not in out.text
     assert out.prompt_tokens > 10 and 0 < out.completion_tokens <= 8
+
+
+def test_converted_copy_has_no_gguf_quantization_config(tmp_path: Path) -> None:
+    """The transformers copy holds dequantised floats: no quantizer entry (Trainer and PEFT merges refuse
+    one), and a copy converted by an older version is cleaned in place without reconverting."""
+    from compress.localmodel import hf_dir
+
+    assert "quantization_config" not in json.loads((hf_dir("gemma3-270m", CACHE) / "config.json").read_text())
+    old = tmp_path / "hf" / "gemma3-270m"
+    old.mkdir(parents=True)
+    stale = {
+        "model_type": "gemma3_text",
+        "quantization_config": {"quant_method": "gguf", "gguf_file": "x.gguf"},
+    }
+    (old / "config.json").write_text(json.dumps(stale))
+    assert hf_dir("gemma3-270m", tmp_path) == old
+    assert json.loads((old / "config.json").read_text()) == {"model_type": "gemma3_text"}

@@ -79,8 +79,7 @@ def config_overrides(config: dict[str, Any]) -> dict[str, Any]:
 
     transformers 5 nests RoPE under `rope_parameters` (per layer type for Gemma 3) and lists
     `layer_types` instead of Gemma 3's `sliding_window_pattern`; mlx-lm's gemma3_text reads the flat
-    keys and would otherwise fall back to its defaults silently. A GGUF-converted checkpoint keeps a
-    stale `quantization_config` although its weights are plain floats.
+    keys and would otherwise fall back to its defaults silently.
     """
     out: dict[str, Any] = {}
     rope = config.get("rope_parameters") or {}
@@ -103,8 +102,6 @@ def config_overrides(config: dict[str, Any]) -> dict[str, Any]:
                 f"backend=mlx: the model's layer_types are not periodic ({types}); mlx-lm cannot express them."
             )
         out["sliding_window_pattern"] = pattern
-    if (config.get("quantization_config") or {}).get("quant_method") == "gguf":
-        out["quantization_config"] = None
     return out
 
 

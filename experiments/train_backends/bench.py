@@ -145,7 +145,6 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
     import torch
     from peft import get_peft_model
     from transformers import (
-        AutoConfig,
         AutoModelForCausalLM,
         AutoTokenizer,
         Trainer,
@@ -163,12 +162,7 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
     path = hf_dir(str(cfg.model.name), Path(a.cache))
     chat_format = LOCAL_MODELS[str(cfg.model.name)].chat_format
     tok = AutoTokenizer.from_pretrained(str(path))
-    # The converted checkpoint still carries the GGUF's quantization_config although its weights are
-    # float32; Trainer refuses "GGUF-quantized" models, so load it without that stale entry.
-    config = AutoConfig.from_pretrained(str(path))
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    base = AutoModelForCausalLM.from_pretrained(str(path), config=config, dtype=torch.float32)
+    base = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
     examples, _ = examples_or_raise(cfg, tok, chat_format, rows)
     # the backends' exact batches, fed in order: same tokens per step everywhere
     order = [e for b in batches(examples, a.steps, a.batch_size, a.seed) for e in b]
