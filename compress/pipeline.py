@@ -112,6 +112,16 @@ def _link_copy(src: Path, dst: Path) -> None:
     tmp.rename(dst)
 
 
+def _overrides() -> list[str]:
+    """The job's command-line overrides (the report labels runs by them), outside Hydra none."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+
+        return [str(o) for o in HydraConfig.get().overrides.task]
+    except ValueError:
+        return []
+
+
 def _tags(cfg: DictConfig) -> list[str]:
     try:
         from hydra.core.hydra_config import HydraConfig
@@ -202,6 +212,7 @@ def run_pipeline(cfg: DictConfig, outcomes: dict[str, str] | None = None) -> dic
     engine = register(cache, str(cfg.llm.local_engine))
     job_config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     job_config["llm_local_engine_resolved"] = engine
+    job_config["hydra_overrides"] = _overrides()
     (group, run_name), tags = _group(cfg, run_dir), _tags(cfg)
 
     records: dict[str, StageRecord] = {}
@@ -249,6 +260,8 @@ def run_pipeline(cfg: DictConfig, outcomes: dict[str, str] | None = None) -> dic
                     _publish(dest, store / stage / fp)
                     log.summary({"fingerprint": fp, "seconds": rec.seconds, "reused": False})
                     outcomes[stage] = "ran"
+                if stage == "evaluate":  # what `compress.report wandb:...` reads back
+                    log.save(dest / "summary.json", run_dir)
         records[stage], dirs[stage] = rec, dest
     _print_summary(records, run_dir)
     return records

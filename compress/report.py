@@ -60,6 +60,9 @@ def load_run(run: Path) -> RunInfo:
     """Read a run dir's evaluation summary and every finished stage's metrics."""
     summary = EvalSummary.model_validate_json((run / "evaluate" / "summary.json").read_text())
     stages = {}
+    fetched = run / "stages.json"  # a run read back from W&B (compress.wandb_runs): its stage runs' metrics
+    if fetched.is_file():
+        stages = json.loads(fetched.read_text())
     for stage in ("generate", "validate", "train", "evaluate"):
         done = run / stage / "_DONE.json"
         if done.is_file():
@@ -358,8 +361,19 @@ def report_tables(runs: list[RunInfo]) -> dict[str, list[dict[str, Any]]]:
 def main(argv: list[str] | None = None) -> None:
     """Command line: run or sweep dirs in, a report dir out (and a W&B Report when the runs were online)."""
     ap = argparse.ArgumentParser(prog="python -m compress.report", description=__doc__.splitlines()[0])
-    ap.add_argument("paths", nargs="+", type=Path, help="run dirs or sweep dirs (searched recursively)")
+    ap.add_argument(
+        "paths",
+        nargs="+",
+        help="run dirs or sweep dirs (searched recursively), or W&B runs as wandb:ENTITY/PROJECT[/GROUP] "
+        "(GROUP: a run or sweep dir under outputs/; needs W&B online)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="report dir (default: <first path>/report)")
+    ap.add_argument(
+        "--fetch-dir",
+        type=Path,
+        default=Path("outputs/wandb_runs"),
+        help="where runs read from W&B are laid out as run dirs (default: outputs/wandb_runs)",
+    )
     ap.add_argument(
         "--wandb",
         choices=("auto", "force", "off"),
@@ -368,13 +382,34 @@ def main(argv: list[str] | None = None) -> None:
         "force = also for runs logged offline and uploaded since with `wandb sync`; off = never",
     )
     args = ap.parse_args(argv)
-    out = args.out or (args.paths[0] / "report")
-    report = write_report(args.paths, out)
+    local = [_local(arg, args.fetch_dir) for arg in args.paths]
+    paths = [run for runs, _ in local for run in runs]
+    out: Path = args.out or local[0][1] / "report"
+    report = write_report(paths, out)
     print(f"report: {report} and {out / 'report.html'}")
     if args.wandb != "off":
         from compress.wandb_report import publish
 
-        publish(load_runs(args.paths), force=args.wandb == "force")
+        publish(load_runs(paths), force=args.wandb == "force")
+
+
+def _local(arg: str, fetch_dir: Path) -> tuple[list[Path], Path]:
+    """The local dirs a report argument stands for, and where its report goes by default.
+
+    A W&B spec is fetched into `fetch_dir/<entity>/<project>/` first (compress.wandb_runs).
+    """
+    from compress import wandb_runs
+    from compress.errors import CompressError
+
+    if not wandb_runs.is_spec(arg):
+        return [Path(arg)], Path(arg)
+    entity, project, group = wandb_runs.parse_spec(arg)
+    dest = fetch_dir / (entity or "_default") / project
+    try:
+        runs = wandb_runs.fetch(arg, dest)
+    except CompressError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    return runs, dest / group if group else dest
 
 
 if __name__ == "__main__":

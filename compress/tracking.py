@@ -81,6 +81,11 @@ class StageLogger:
             for k, v in metrics.items():
                 self.run.summary[self._key(k)] = v
 
+    def save(self, path: Path, base: Path) -> None:
+        """Keep a file with this stage's run, named by its path below `base` (offline: uploaded by `wandb sync`)."""
+        if self.run is not None:
+            self.run.save(str(path), base_path=str(base), policy="now")
+
     def table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """Log rows as a W&B table."""
         if self.run is not None and rows:

@@ -88,6 +88,9 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     assert all(x == x and x > 0 for x in loss)
     runs = _wandb_runs(run_dir)
     assert len(runs) == 4 and len({_run_id(r) for r in runs}) == 4
+    # the evaluate run keeps the summary, for `compress.report wandb:...` once synced
+    (kept,) = [r / "files" / "evaluate" / "summary.json" for r in runs if (r / "files" / "evaluate").is_dir()]
+    assert json.loads(kept.read_text()) == summary
     # the key in the environment reached no file: datasets, W&B runs, hydra's config copies, logs
     leaked = [p for p in run_dir.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     assert not leaked
