@@ -318,9 +318,10 @@ def _overrides(job_dir: Path) -> list[str]:
 def llm_savings(jobs: list[Path]) -> dict[str, Any]:
     """LLM calls made vs answered by the shared cache, from the jobs' ledgers, and the time the hits saved.
 
-    A call's ledger `seconds` includes its wait for a free slot (`llm.concurrency`), so the time per
-    call is taken from throughput instead: per job, stage and model, the span from the first uncached
-    call's start to the last one's end over the number of calls; a hit saves that much wall time.
+    Calls overlap (up to `llm.concurrency` at once), so a call's own `seconds` overstates the wall time
+    it costs; the time per call is taken from throughput instead: per job, stage and model, the span
+    from the first uncached call's start to the last one's end over the number of calls; a hit saves
+    that much wall time.
     """
     n_made: dict[str, int] = defaultdict(int)
     span: dict[str, float] = defaultdict(float)

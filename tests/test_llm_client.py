@@ -95,6 +95,19 @@ def test_cache_makes_a_rerun_free(server: OpenAIServer, tmp_path: Path) -> None:
     assert sum(r["cost_usd"] for r in ledger) == pytest.approx(5 * CALL_USD)
 
 
+def test_twin_questions_waiting_for_a_slot_are_paid_once(server: OpenAIServer, tmp_path: Path) -> None:
+    server.state.delay_s = 0.2
+    session = _session(tmp_path, concurrency={"default": 1})
+    results = session.run_many([_req(0), _req(0), _req(0), _req(1)])
+    assert server.state.requests == 2  # the twins found the first answer in the cache once their turn came
+    assert [r.cached for r in results] == [False, True, True, False]
+    ledger = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    # a call's seconds are its own; the wait for the slot is apart
+    made = [r for r in ledger if not r["cached"]]
+    assert all(0.15 < r["seconds"] < 2.0 for r in made)
+    assert max(r["queued_s"] for r in ledger) >= 0.15
+
+
 def test_budget_stops_cleanly_and_keeps_what_was_done(server: OpenAIServer, tmp_path: Path) -> None:
     # each call is reserved at its worst case (prompt + max_tokens) before it is made
     session = _session(tmp_path, budget_usd=0.005, concurrency={"openai": 1})

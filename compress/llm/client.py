@@ -197,7 +197,8 @@ class LLMSession:
             self._reserved -= estimate
             self._spent += actual
 
-    def _ledger(self, req: ChatRequest, result: ChatResult, seconds: float) -> None:
+    def _ledger(self, req: ChatRequest, result: ChatResult, seconds: float, queued: float = 0.0) -> None:
+        """One ledger line; `seconds` is the call itself, `queued_s` the wait for a concurrency slot."""
         if self.settings.ledger_path is None:
             return
         row = {
@@ -212,6 +213,7 @@ class LLMSession:
             "cached": result.cached,
             "attempts": result.attempts,
             "seconds": round(seconds, 4),
+            "queued_s": round(queued, 4),
         }
         with self._lock:
             self.settings.ledger_path.parent.mkdir(parents=True, exist_ok=True)
@@ -243,14 +245,17 @@ class LLMSession:
         key = req.cache_key()
         stats = self.stats[req.model]
         t0 = time.perf_counter()
-        if self.cache is not None and (hit := self.cache.get(key)) is not None:
-            stats.cache_hits += 1
-            result = ChatResult(
-                req.key, req.model, hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0, 0.0, True
-            )
+        if (result := self._cached(req, key)) is not None:
             self._ledger(req, result, time.perf_counter() - t0)
             return result
         async with self._semaphore(req.model):
+            queued = time.perf_counter() - t0
+            # while this call waited for a slot, the same question may have been answered (by a twin
+            # request here, or another sweep job sharing the cache): do not pay for it twice
+            if (result := self._cached(req, key)) is not None:
+                self._ledger(req, result, time.perf_counter() - t0 - queued, queued)
+                return result
+            t0 = time.perf_counter()
             estimate = self._reserve(req)
             try:
                 result = await _call_with_retries(req, self.settings)
@@ -268,8 +273,16 @@ class LLMSession:
             self.cache.put(
                 key, req.model, result.text, result.prompt_tokens, result.completion_tokens, result.cost_usd
             )
-        self._ledger(req, result, time.perf_counter() - t0)
+        self._ledger(req, result, time.perf_counter() - t0, queued)
         return result
+
+    def _cached(self, req: ChatRequest, key: str) -> ChatResult | None:
+        if self.cache is None or (hit := self.cache.get(key)) is None:
+            return None
+        self.stats[req.model].cache_hits += 1
+        return ChatResult(
+            req.key, req.model, hit["text"], hit["prompt_tokens"], hit["completion_tokens"], 0, 0.0, True
+        )
 
     async def chat_many(self, requests: Sequence[ChatRequest], label: str = "LLM calls") -> list[ChatResult]:
         """All calls concurrently (each provider under its limit), in request order, with a progress bar.
