@@ -24,13 +24,16 @@ run_dir=$(find "$OUT/runs" -mindepth 1 -maxdepth 1 -type d | sort | tail -n 1)
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/*.png "$RESULTS"/report.md "$RESULTS"/report.html
 "$PY" -m compress.report "$run_dir" --out "$RESULTS"
-# provenance, so the tables can be traced to a commit and a command
+# provenance, so the tables can be traced to a commit and a command; the results written just now
+# are not a change to the code that made them
+results_rel=$(realpath -m --relative-to="$PWD" "$RESULTS")
+dirty=$(git status --porcelain 2>/dev/null | grep -v -F " $results_rel/" || true)
 {
   echo "# How these results were made"
   echo
   echo "- command: \`bash experiments/default_study/run.sh${*:+ $*}\`"
   echo "- run dir: \`${run_dir#"$PWD"/}\` (pipeline wall time ${seconds} s)"
-  echo "- commit: \`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`$( [ -n "$(git status --porcelain 2>/dev/null)" ] && echo ' with uncommitted changes')"
+  echo "- commit: \`$(git rev-parse --short HEAD 2>/dev/null || echo unknown)\`$( [ -n "$dirty" ] && echo ' with uncommitted changes')"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); machine: $(nproc) CPU cores, $(uname -sm); python $("$PY" -c 'import platform; print(platform.python_version())')"
 } > "$RESULTS/PROVENANCE.md"
 echo "default study: results in $RESULTS (report.md, PNGs, report.html, PROVENANCE.md)"
