@@ -73,7 +73,8 @@ def load_run(run: Path) -> RunInfo:
 
 def _fmt(v: Any) -> str:
     if isinstance(v, float):
-        return f"{v:.3f}"
+        # three decimals, but never a small nonzero figure (dollars per 1k tokens) shown as 0.000
+        return f"{v:.3f}" if v == 0 or abs(v) >= 0.001 else f"{v:.2e}"
     return str(v)
 
 

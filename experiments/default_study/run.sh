@@ -3,7 +3,7 @@
 # in a dedicated outputs dir with its own stage store and LLM cache (nothing reused from other work),
 # then `python -m compress.report` on that run into experiments/default_study/results/.
 #
-#   bash experiments/default_study/run.sh                      # the study (about 7 min on 2 CPU cores)
+#   bash experiments/default_study/run.sh                      # the study (about 12 min on 2 CPU cores)
 #   STUDY_RESULTS=/tmp/r bash experiments/default_study/run.sh +experiment=smoke   # a quick check
 #
 # Extra arguments are Hydra overrides for the run. STUDY_OUTPUTS / STUDY_RESULTS move the outputs dir
