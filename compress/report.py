@@ -39,8 +39,11 @@ def find_runs(paths: list[Path]) -> list[Path]:
         if (p / "evaluate" / "summary.json").is_file():
             found.append(p)
         else:
+            # not the stage store's copies, nor the copy each W&B run keeps under wandb/*/files/
             found += sorted(
-                s.parent.parent for s in p.rglob("evaluate/summary.json") if "store" not in s.parts
+                s.parent.parent
+                for s in p.rglob("evaluate/summary.json")
+                if not {"store", "wandb"} & set(s.relative_to(p).parts)
             )
     return list(dict.fromkeys(found))
 

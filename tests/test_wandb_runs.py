@@ -143,3 +143,13 @@ def test_wandb_specs_and_missing_pieces_are_explained(
     monkeypatch.setenv("WANDB_MODE", "offline")
     with pytest.raises(SystemExit, match="needs it online"):
         main(["wandb:team/proj", "--fetch-dir", str(tmp_path), "--wandb", "off"])
+
+
+def test_local_reports_skip_the_copy_each_wandb_run_keeps(tmp_path: Path) -> None:
+    from compress.report import find_runs
+
+    run = tmp_path / "outputs" / "runs" / "r1"
+    for copy in (run, run / "wandb" / "offline-run-1" / "files", tmp_path / "outputs" / "store" / "x"):
+        (copy / "evaluate").mkdir(parents=True)
+        (copy / "evaluate" / "summary.json").write_text("{}")
+    assert find_runs([tmp_path / "outputs"]) == [run]
