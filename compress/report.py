@@ -178,6 +178,15 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot(runs: list[RunInfo], out: Path) -> list[Path]:
     """Pareto (reduction vs min-over-models equivalence), per-model score bars and latency; returns PNG paths."""
     import matplotlib
@@ -198,10 +207,7 @@ def plot(runs: list[RunInfo], out: Path) -> list[Path]:
     ax.set_title("Reduction vs equivalence (up and right is better)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    paths.append(out / "pareto.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save(fig, out / "pareto.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     labels, values = [], []
@@ -214,10 +220,7 @@ def plot(runs: list[RunInfo], out: Path) -> list[Path]:
     ax.set_xticks(range(len(values)), labels, fontsize=7)
     ax.set_ylabel("mean equivalence (validate)")
     ax.set_title("Per validator model")
-    paths.append(out / "models.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save(fig, out / "models.png"))
 
     fig, ax = plt.subplots(figsize=(7, 4))
     names = [f"{r.path.name}:{m.method}" for r in runs for m in r.summary.methods]
@@ -233,10 +236,7 @@ def plot(runs: list[RunInfo], out: Path) -> list[Path]:
     ax.set_ylabel("compressor seconds per sample")
     ax.set_title("Compressor latency (target-model time excluded)")
     ax.legend()
-    paths.append(out / "latency.png")
-    fig.tight_layout()
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths.append(_save(fig, out / "latency.png"))
 
     if any(r.summary.curves for r in runs):
         fig, ax = plt.subplots(figsize=(7, 5))
@@ -264,10 +264,7 @@ def plot(runs: list[RunInfo], out: Path) -> list[Path]:
         ax.set_title("Rate sweep: each method's reduction vs equivalence")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-        paths.append(out / "curves.png")
-        fig.tight_layout()
-        fig.savefig(paths[-1], dpi=110)
-        plt.close(fig)
+        paths.append(_save(fig, out / "curves.png"))
     return paths
 
 

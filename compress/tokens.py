@@ -215,12 +215,9 @@ def _openai_encoding(name: str) -> Any | None:
     import tiktoken
 
     try:
-        encoding = tiktoken.encoding_for_model(name)
-    except KeyError:
+        return tiktoken.encoding_for_model(name)
+    except Exception:  # an unknown model (KeyError), or the download failed (offline): cl100k instead
         return None
-    except Exception:  # the download failed (offline): the caller falls back to cl100k
-        return None
-    return encoding
 
 
 def _hub_repo(model: str) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from compress.schemas import MethodSummary
 from tests.openai_server import OpenAIServer, ServerState
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,3 +59,21 @@ def server(monkeypatch: pytest.MonkeyPatch) -> object:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
         monkeypatch.setenv("OPENAI_API_BASE", srv.base_url)
         yield srv
+
+
+def method_summary(name: str, reduction: float, worst_model: str, **figures: float) -> MethodSummary:
+    """An evaluate summary row for report tests: `reduction` sets the token figures, `figures` override the rest."""
+    row: dict[str, object] = {
+        "method": name,
+        "n": 4,
+        "token_reduction": reduction,
+        "token_reduction_cl100k": reduction,
+        "achieved_rate": 1 - reduction,
+        "equivalence_min": 0.8,
+        "equivalence_mean": 0.85,
+        "pass_rate": 0.75,
+        "latency_p50_s": 0.1,
+        "latency_p95_s": 0.2,
+        "worst_model": worst_model,
+    }
+    return MethodSummary.model_validate(row | figures)

@@ -18,6 +18,7 @@ from wandb_workspaces import expr
 from compress import wandb_report
 from compress.report import RunInfo, main
 from compress.schemas import EvalSummary, MethodSummary
+from tests.conftest import method_summary
 
 MODELS = ["local/gemma3-270m", "openai/gpt-4o-mini"]
 SWEEP = "multiruns/2026-01-01_00-00-00_smoke"
@@ -26,19 +27,7 @@ TARGETS = [wandb_report.WandbTarget("wandb", "online", "team", "proj", SWEEP, f"
 
 
 def _method(name: str, reduction: float) -> MethodSummary:
-    return MethodSummary(
-        method=name,
-        n=4,
-        token_reduction=reduction,
-        token_reduction_cl100k=reduction,
-        achieved_rate=1 - reduction,
-        equivalence_min=0.8,
-        equivalence_mean=0.85,
-        pass_rate=0.75,
-        latency_p50_s=0.1,
-        latency_p95_s=0.2,
-        worst_model=MODELS[0],
-    )
+    return method_summary(name, reduction, MODELS[0])
 
 
 def _run(path: Path) -> RunInfo:

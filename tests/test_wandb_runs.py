@@ -17,25 +17,15 @@ from compress import wandb_runs
 from compress.errors import CompressError
 from compress.report import load_run, main
 from compress.schemas import EvalSummary, MethodSummary
+from tests.conftest import method_summary
 
 SWEEP = "multiruns/2026-11-22_08-00-00_smoke"
 
 
 def _summary(reduction: float) -> EvalSummary:
     def method(name: str, red: float) -> MethodSummary:
-        return MethodSummary(
-            method=name,
-            n=4,
-            token_reduction=red,
-            token_reduction_cl100k=red,
-            achieved_rate=1 - red,
-            equivalence_min=0.7,
-            equivalence_mean=0.8,
-            pass_rate=0.5,
-            latency_p50_s=0.1,
-            latency_p95_s=0.2,
-            worst_model="local/gemma3-270m",
-        )
+        figures = {"equivalence_min": 0.7, "equivalence_mean": 0.8, "pass_rate": 0.5}
+        return method_summary(name, red, "local/gemma3-270m", **figures)
 
     return EvalSummary(
         tokenizer="gemma3-270m (the model's own tokenizer)",
