@@ -10,11 +10,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
 
+import wandb
+
+from compress.errors import CompressError
 from compress.secrets import scrub
 
 
 class StageLogger:
-    """A context manager around one stage's W&B run (or nothing, with `logger.kind=none`)."""
+    """A context manager around one stage's run in a tracker; this base class logs nothing
+    (`logger.kind=none`). `LOGGERS` maps `logger.kind` to the class that logs."""
 
     def __init__(
         self,
@@ -29,7 +33,6 @@ class StageLogger:
         self.stage = stage
         # a sweep's jobs share one group (the sweep dir), so each run is named by its job dir and stage
         self._name = name or f"{group}/{stage}"
-        self.enabled = str(logger_cfg.kind) == "wandb" and str(logger_cfg.mode) != "disabled"
         self._cfg, self._run_dir, self._group, self._tags, self._config = (
             logger_cfg,
             run_dir,
@@ -40,9 +43,34 @@ class StageLogger:
         self.run: Any = None
 
     def __enter__(self) -> StageLogger:
-        if self.enabled:
-            import wandb
+        return self
 
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        return None
+
+    def log(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        """Log metrics (names prefixed with the stage)."""
+
+    def summary(self, metrics: dict[str, Any]) -> None:
+        """Set summary values (names prefixed with the stage)."""
+
+    def save(self, path: Path, base: Path) -> None:
+        """Keep a file with this stage's run, named by its path below `base`."""
+
+    def table(self, name: str, rows: list[dict[str, Any]]) -> None:
+        """Log rows as a table."""
+
+    def artifact(self, path: Path, name: str, kind: str, metadata: dict[str, Any] | None = None) -> None:
+        """Log a directory (dataset or adapter) as an artifact of this stage's run."""
+
+
+class WandbStageLogger(StageLogger):
+    """One W&B run per stage (`logger.mode`: offline, online or disabled)."""
+
+    def __enter__(self) -> StageLogger:
+        if str(self._cfg.mode) != "disabled":
             self.run = wandb.init(
                 project=str(self._cfg.project),
                 entity=self._cfg.entity or None,
@@ -89,8 +117,6 @@ class StageLogger:
     def table(self, name: str, rows: list[dict[str, Any]]) -> None:
         """Log rows as a W&B table."""
         if self.run is not None and rows:
-            import wandb
-
             cols: list[Any] = list(rows[0])
             data = [[_cell(r[c]) for c in cols] for r in rows]
             self.run.log({self._key(name): wandb.Table(columns=cols, data=data)})
@@ -98,11 +124,28 @@ class StageLogger:
     def artifact(self, path: Path, name: str, kind: str, metadata: dict[str, Any] | None = None) -> None:
         """Log a directory (dataset or adapter) as an artifact of this stage's run."""
         if self.run is not None:
-            import wandb
-
             art = wandb.Artifact(name=name, type=kind, metadata=scrub(metadata or {}))
             art.add_dir(str(path))
             self.run.log_artifact(art)
+
+
+LOGGERS: dict[str, type[StageLogger]] = {"none": StageLogger, "wandb": WandbStageLogger}
+
+
+def stage_logger(
+    logger_cfg: Any,
+    stage: str,
+    run_dir: Path,
+    group: str,
+    tags: list[str],
+    config: dict[str, Any],
+    name: str | None = None,
+) -> StageLogger:
+    """The logger `logger.kind` names, for one stage's run (a clear error for an unknown kind)."""
+    kind = str(logger_cfg.kind)
+    if kind not in LOGGERS:
+        raise CompressError(f"logger.kind={kind!r} is unknown; choose from {sorted(LOGGERS)}.")
+    return LOGGERS[kind](logger_cfg, stage, run_dir, group, tags, config, name)
 
 
 def _cell(v: Any) -> Any:

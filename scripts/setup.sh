@@ -39,9 +39,23 @@ python -m pip install -q --upgrade pip
 python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 # llama-cpp-python builds from source (about 6-10 minutes on 2 cores, cached by pip afterwards).
 export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}"
+# llama.cpp's native build (-march=native) uses AMX tile instructions on CPUs that have them (Sapphire
+# Rapids and later); kernels that do not grant AMX state to a process (gVisor sandboxes, some VMs)
+# kill its first matrix product with SIGILL. Build without AMX on x86-64 (AVX-512 stays).
+NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+if [ "$(uname -m)" = x86_64 ] && echo | ${CC:-cc} $NO_AMX -E - >/dev/null 2>&1; then
+  export CFLAGS="${CFLAGS:-} $NO_AMX" CXXFLAGS="${CXXFLAGS:-} $NO_AMX"
+fi
 echo "setup: installing compress with the llama.cpp engine, mlx (CPU) and the Tinker SDK (the first build of llama-cpp-python takes minutes)"
 python -m pip install -q -e ".[dev,llamacpp,mlx,tinker]"
-# Convert the bundled GGUF to a transformers copy once (about a minute), so the first run starts fast.
-python -m compress.prepare
+# Convert the bundled GGUF to a transformers copy once (about a minute), so the first run starts fast,
+# and check that llama.cpp runs it here. A wheel built before (pip's cache, an older .venv) may still
+# hold AMX code: then rebuild it from source with the flags above, bypassing the cache.
+if ! python -m compress.prepare; then
+  echo "setup: rebuilding llama-cpp-python for this CPU (minutes)"
+  version=$(python -c "import importlib.metadata as m; print(m.version('llama-cpp-python'))")
+  python -m pip install -q --force-reinstall --no-deps --no-cache-dir "llama-cpp-python==$version"
+  python -m compress.prepare
+fi
 touch "$stamp"
 echo "setup: done"

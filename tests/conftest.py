@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compress.schemas import MethodSummary
-from tests.openai_server import OpenAIServer, ServerState
+from tests.support.openai_server import OpenAIServer, ServerState
 
 ROOT = Path(__file__).resolve().parents[1]
 # Converted models are expensive to rebuild: share them across tests (and with the main job).

@@ -1,34 +1,27 @@
-"""Training backends, keyed by `backend.name`.
+"""Training backends, keyed by `backend.name`: each implements `compress.backends.base.Backend`.
 
-A backend is a module with
-  `train(cfg, rows, out_dir, cache_dir, log) -> {"history": [...], "metrics": {...}}`
-that trains LoRA on weighted rows (`original`, `compressed`, `weight`; loss on the completion only)
-and saves `out_dir/adapter` in PEFT format (adapter_config.json + adapter_model.safetensors) with
-`compressor.json` (see `compress.compressor.save_meta`), so the evaluate stage loads any backend's
-adapter the same way. A backend whose adapter must stay remote may also define
-  `load(adapter_dir, meta, cache_dir) -> object with .compress(text, max_new_tokens)`.
+A new backend is a module with a class implementing that Protocol (requirements, memory budget,
+train, load, inference device) and an entry in `BACKENDS`; shared parts are in `common.py`.
 """
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
-
+from compress.backends import mlx_backend, tinker_backend, torch_backend, unsloth_backend
+from compress.backends.base import Backend
 from compress.errors import NotImplementedBackend
 
-# name -> module; a backend not listed here is refused with the list of those that are.
-BACKENDS: dict[str, str] = {
-    "torch": "compress.backends.torch_backend",
-    "mlx": "compress.backends.mlx_backend",
-    "tinker": "compress.backends.tinker_backend",
-    "unsloth": "compress.backends.unsloth_backend",
+BACKENDS: dict[str, Backend] = {
+    "torch": torch_backend.BACKEND,
+    "mlx": mlx_backend.BACKEND,
+    "tinker": tinker_backend.BACKEND,
+    "unsloth": unsloth_backend.BACKEND,
 }
 
 
-def get_backend(name: str) -> ModuleType:
-    """The module of a backend (raises a clear error for one not in this version)."""
+def get_backend(name: str) -> Backend:
+    """The backend called `name` (a clear error for one not in this version)."""
     if name not in BACKENDS:
         raise NotImplementedBackend(
             f"backend={name} is not available in this version (implemented: {sorted(BACKENDS)}). Use backend=torch."
         )
-    return importlib.import_module(BACKENDS[name])
+    return BACKENDS[name]

@@ -1,5 +1,6 @@
 """What every training backend shares: the examples (prompt masked, weighted), batching order,
-the learning-rate schedule and the loss summary. Backends differ only in how they run a step."""
+the learning-rate schedule and the loss summary, and, for the two torch backends (torch, unsloth), the
+weighted completion-only loss and the optimizer step. Backends differ only in how they run a step."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from compress.compressor import compressor_messages, format_prompt
+from compress.backends.base import local_inference_device
+from compress.compressors.generative import (
+    GenerativeCompressor,
+    compressor_messages,
+    format_prompt,
+    load_peft,
+)
 from compress.errors import CompressError
 
 
@@ -152,3 +160,72 @@ def peft_lora_config(lora: Any, **extra: Any) -> Any:
         task_type="CAUSAL_LM",
         **extra,
     )
+
+
+def weighted_completion_loss(inner: Any, batch: list[Example], pad_id: int, device: str) -> tuple[Any, int]:
+    """Token-weighted cross-entropy on completion tokens only; logits only where needed."""
+    import torch
+    import torch.nn.functional as F
+
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    attn = torch.zeros((len(batch), width), dtype=torch.long)
+    target_mask = torch.zeros((len(batch), width), dtype=torch.bool)
+    weights = torch.zeros((len(batch), width))
+    for i, e in enumerate(batch):
+        n = len(e.input_ids)
+        ids[i, :n] = torch.tensor(e.input_ids)
+        attn[i, :n] = 1
+        # position t predicts token t+1: positions n_prompt-1 .. n-2 predict the completion
+        target_mask[i, e.n_prompt - 1 : n - 1] = True
+        weights[i, e.n_prompt - 1 : n - 1] = e.weight
+    ids, attn, target_mask, weights = (
+        ids.to(device),
+        attn.to(device),
+        target_mask.to(device),
+        weights.to(device),
+    )
+    hidden = inner.model(input_ids=ids, attention_mask=attn).last_hidden_state
+    targets = torch.roll(ids, shifts=-1, dims=1)[target_mask]
+    logits = inner.lm_head(hidden[target_mask]).float()
+    cap = getattr(inner.config, "final_logit_softcapping", None)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    ce = F.cross_entropy(logits, targets, reduction="none")
+    w = weights[target_mask]
+    return (ce * w).sum() / w.sum().clamp_min(1e-8), int(target_mask.sum())
+
+
+def optimizer_step(loss: Any, params: list[Any], opt: Any, sched: Any) -> None:
+    """Backward, clip the gradient norm at 1.0, step the optimizer and the schedule, clear gradients."""
+    import torch
+
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    opt.step()
+    sched.step()
+    opt.zero_grad(set_to_none=True)
+
+
+def resolve_device(pref: str) -> str:
+    """`auto` is CUDA when available, else CPU."""
+    import torch
+
+    if pref == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return pref
+
+
+class LocalAdapterLoading:
+    """What the backends whose adapters live on this machine share: load the PEFT adapter on the
+    transformers base model, on CUDA when there is one (`compress.backends.base.Backend.load`)."""
+
+    def load(
+        self, adapter_dir: Path, meta: dict[str, Any], cache_dir: Path, device: str, dtype: str
+    ) -> GenerativeCompressor:
+        """The base model with the PEFT adapter applied."""
+        return load_peft(adapter_dir, meta, cache_dir, device, dtype)
+
+    def inference_device(self, cfg: Any) -> tuple[str, str]:
+        """CUDA in `backend.dtype` when there is one, else the CPU in float32."""
+        return local_inference_device(cfg)

@@ -21,6 +21,7 @@ with reference BLAS, an order of magnitude slower than torch (experiments/train_
 from __future__ import annotations
 
 import glob
+import importlib.util
 import json
 import time
 from collections.abc import Callable
@@ -29,8 +30,10 @@ from typing import Any
 
 import numpy as np
 
+from compress.backends.base import Budget, device_requirements, ram_bytes
 from compress.backends.common import (
     Example,
+    LocalAdapterLoading,
     StepLog,
     batches,
     examples_or_raise,
@@ -38,9 +41,9 @@ from compress.backends.common import (
     peft_lora_config,
     progress_bar,
 )
-from compress.compressor import save_meta
+from compress.compressors.generative import save_meta
 from compress.errors import CompressError, MissingRequirement
-from compress.localmodel import hf_dir, local_model
+from compress.models.bundled import hf_dir, local_model
 
 MLX_SUBDIR = "mlx"  # mlx-lm's adapter_config.json would collide with PEFT's in the same dir
 
@@ -351,3 +354,45 @@ def train(
         device=f"mlx-{'gpu' if device == mx.gpu else 'cpu'}",
         trainable_params=sum(v.size for v in dict(tree_flatten(model.trainable_parameters())).values()),
     )
+
+
+MLX_WIRED_FRACTION = 0.75  # macOS lets Metal wire about three quarters of unified memory
+
+
+def has_gpu() -> bool:
+    """Whether mlx is installed and has a GPU (Metal, or CUDA with mlx[cuda])."""
+    try:
+        import mlx.core as mx
+    except ImportError:
+        return False
+    return bool(mx.is_available(mx.gpu))
+
+
+class MlxBackend(LocalAdapterLoading):
+    """mlx-lm LoRA layers with our weighted loss; the adapter is also saved in PEFT format."""
+
+    name = "mlx"
+    train = staticmethod(train)
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """mlx-lm with an mlx build (`mlx-lm[cpu]` on Linux, where plain mlx-lm installs no mlx)."""
+        problems = device_requirements(cfg)
+        if any(importlib.util.find_spec(m) is None for m in ("mlx", "mlx_lm")):
+            problems.append(
+                "train: backend=mlx needs mlx-lm with an mlx build: pip install -e '.[mlx]' "
+                "(mlx-lm[cpu]: Metal on macOS, the CPU build on Linux, where plain mlx-lm installs no mlx)."
+            )
+        return problems
+
+    def memory_budget(self, cfg: Any) -> Budget:
+        """Unified memory on a GPU (bfloat16 for `auto`), available RAM on the CPU (float32 for `auto`)."""
+        dtype = str(cfg.backend.get("dtype") or "float32")
+        device = str(cfg.backend.get("device") or "auto")
+        if device != "cpu" and has_gpu():
+            mlx_dtype = "bfloat16" if dtype == "auto" else dtype
+            return Budget(self.name, "mlx", int(ram_bytes(available=False) * MLX_WIRED_FRACTION), mlx_dtype)
+        # the mlx backend's `auto` on the CPU is float32 (its CPU bfloat16 matmuls are slower)
+        return Budget(self.name, "cpu", ram_bytes(available=True), "float32" if dtype == "auto" else dtype)
+
+
+BACKEND = MlxBackend()

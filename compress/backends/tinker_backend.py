@@ -16,18 +16,26 @@ through a Tinker sampling client.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from compress.backends.base import Budget
 from compress.backends.common import Example, StepLog, batches, examples_or_raise, lr_factor
-from compress.compressor import compressor_messages, format_prompt, save_meta
+from compress.compressors.base import Compressed, Request
+from compress.compressors.generative import (
+    compressor_messages,
+    format_prompt,
+    load_peft,
+    save_meta,
+)
 from compress.errors import CompressError, MissingRequirement
 
 KEY_ENV = "TINKER_API_KEY"
@@ -287,6 +295,7 @@ class TinkerCompressor:
     tok: Any
     chat_format: str
     instruction: str
+    name: str = "trained"
 
     def compress(self, text: str, max_new_tokens: int) -> tuple[str, float]:
         """Compress one text; returns the text and the seconds the remote call took."""
@@ -303,21 +312,15 @@ class TinkerCompressor:
         seconds = time.perf_counter() - t0
         return self.tok.decode(result.sequences[0].tokens, skip_special_tokens=True).strip(), seconds
 
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """One remote sample per request, capped at its `target_tokens` (256 when none is given)."""
+        return [Compressed(*self.compress(r.text, r.target_tokens or 256)) for r in requests]
+
 
 def load(adapter_dir: Path, meta: dict[str, Any], cache_dir: Path) -> Any:
     """The compressor: the downloaded PEFT adapter on the local base model, else remote sampling."""
     if all((adapter_dir / f).is_file() for f in ADAPTER_FILES):
-        from omegaconf import OmegaConf
-        from peft import PeftModel
-
-        from compress.compressor import Compressor, load_base
-
-        tok, base, chat_format = load_base(
-            OmegaConf.create(meta["model"] | {"chat_format": meta["chat_format"]}), cache_dir
-        )
-        model = PeftModel.from_pretrained(base, str(adapter_dir))
-        model.eval()
-        return Compressor(tok, model, chat_format, meta["instruction"])
+        return load_peft(adapter_dir, meta, cache_dir)
     if not meta.get("sampler_path"):
         raise CompressError(
             f"{adapter_dir}: a tinker adapter with neither the PEFT files {list(ADAPTER_FILES)} nor a "
@@ -329,3 +332,46 @@ def load(adapter_dir: Path, meta: dict[str, Any], cache_dir: Path) -> Any:
     return TinkerCompressor(
         sampler, sampler.get_tokenizer(), str(meta["chat_format"]), str(meta["instruction"])
     )
+
+
+class TinkerBackend:
+    """LoRA on Tinker's GPUs; this process only sends batches."""
+
+    name = "tinker"
+    train = staticmethod(train)
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """The key; to train, the SDK, a Hub model Tinker hosts, and a local adapter for exports."""
+        problems = []
+        if not os.environ.get(KEY_ENV):
+            problems.append(f"train: backend=tinker needs {KEY_ENV}: export it or put it in ./.env.")
+        if stage != "train":
+            return problems
+        if importlib.util.find_spec("tinker") is None:
+            problems.append("train: backend=tinker needs the Tinker SDK: pip install -e '.[tinker]'.")
+        if cfg.model.source != "hf" and not cfg.backend.get("base_model"):
+            problems.append(
+                f"train: backend=tinker trains Hub models on Tinker's servers; model={cfg.model.name} is the "
+                "bundled GGUF, which Tinker does not host: use model=qwen3_8b (or model=auto), or backend=torch."
+            )
+        if cfg.train.get("export") and not cfg.backend.get("download", True):
+            problems.append(
+                f"train: train.export={list(cfg.train.export)} needs the adapter on this machine, and "
+                "backend.download=false keeps it on Tinker: set backend.download=true or train.export=[]."
+            )
+        return problems
+
+    def memory_budget(self, cfg: Any) -> Budget:
+        """Nothing local: it trains on Thinking Machines' GPUs."""
+        return Budget(self.name, "remote", None, str(cfg.backend.get("dtype") or "bfloat16"))
+
+    def load(self, adapter_dir: Path, meta: dict[str, Any], cache_dir: Path, device: str, dtype: str) -> Any:
+        """The downloaded adapter on the local base model, else a remote sampler."""
+        return load(adapter_dir, meta, cache_dir)
+
+    def inference_device(self, cfg: Any) -> tuple[str, str]:
+        """The downloaded adapter runs on this machine's CPU."""
+        return "cpu", "float32"
+
+
+BACKEND = TinkerBackend()

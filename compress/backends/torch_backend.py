@@ -11,70 +11,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from compress.backends.base import (
+    Budget,
+    cuda_free,
+    device_requirements,
+    ram_bytes,
+)
 from compress.backends.common import (
-    Example,
+    LocalAdapterLoading,
     StepLog,
     batches,
     examples_or_raise,
     lr_factor,
+    optimizer_step,
     peft_lora_config,
     progress_bar,
+    resolve_device,
+    weighted_completion_loss,
 )
-from compress.compressor import load_base, save_meta
-
-
-def weighted_completion_loss(inner: Any, batch: list[Example], pad_id: int, device: str) -> tuple[Any, int]:
-    """Token-weighted cross-entropy on completion tokens only; logits only where needed."""
-    import torch
-    import torch.nn.functional as F
-
-    width = max(len(e.input_ids) for e in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(batch), width), dtype=torch.long)
-    target_mask = torch.zeros((len(batch), width), dtype=torch.bool)
-    weights = torch.zeros((len(batch), width))
-    for i, e in enumerate(batch):
-        n = len(e.input_ids)
-        ids[i, :n] = torch.tensor(e.input_ids)
-        attn[i, :n] = 1
-        # position t predicts token t+1: positions n_prompt-1 .. n-2 predict the completion
-        target_mask[i, e.n_prompt - 1 : n - 1] = True
-        weights[i, e.n_prompt - 1 : n - 1] = e.weight
-    ids, attn, target_mask, weights = (
-        ids.to(device),
-        attn.to(device),
-        target_mask.to(device),
-        weights.to(device),
-    )
-    hidden = inner.model(input_ids=ids, attention_mask=attn).last_hidden_state
-    targets = torch.roll(ids, shifts=-1, dims=1)[target_mask]
-    logits = inner.lm_head(hidden[target_mask]).float()
-    cap = getattr(inner.config, "final_logit_softcapping", None)
-    if cap:
-        logits = torch.tanh(logits / cap) * cap
-    ce = F.cross_entropy(logits, targets, reduction="none")
-    w = weights[target_mask]
-    return (ce * w).sum() / w.sum().clamp_min(1e-8), int(target_mask.sum())
-
-
-def optimizer_step(loss: Any, params: list[Any], opt: Any, sched: Any) -> None:
-    """Backward, clip the gradient norm at 1.0, step the optimizer and the schedule, clear gradients."""
-    import torch
-
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
-    sched.step()
-    opt.zero_grad(set_to_none=True)
-
-
-def resolve_device(pref: str) -> str:
-    """`auto` is CUDA when available, else CPU."""
-    import torch
-
-    if pref == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return pref
+from compress.compressors.generative import save_meta
+from compress.models.base import load_base
 
 
 def train(
@@ -122,3 +78,26 @@ def train(
     model.save_pretrained(str(adapter))
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="torch")
     return steps_log.result(examples, dropped, device=device, trainable_params=sum(p.numel() for p in params))
+
+
+class TorchBackend(LocalAdapterLoading):
+    """transformers + PEFT on this machine's CPU or CUDA GPU."""
+
+    name = "torch"
+    train = staticmethod(train)
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """A CUDA GPU when `backend.device=cuda`; nothing else (torch is a core dependency)."""
+        return device_requirements(cfg)
+
+    def memory_budget(self, cfg: Any) -> Budget:
+        """Free VRAM when it trains on CUDA, else available RAM."""
+        dtype = str(cfg.backend.get("dtype") or "float32")
+        device = str(cfg.backend.get("device") or "auto")
+        free = cuda_free() if device in {"auto", "cuda"} else None
+        if free is not None:
+            return Budget(self.name, "cuda", free, dtype)
+        return Budget(self.name, "cpu", ram_bytes(available=True), dtype)
+
+
+BACKEND = TorchBackend()

@@ -4,7 +4,7 @@
 base that evaluate loads; `backend.load_in_4bit=true` for QLoRA) and `get_peft_model` adds a PEFT
 LoRA with our config. The patched model is still a transformers causal LM (`.model` returns the last
 hidden state, `.lm_head` the vocabulary projection), so the loss is
-`compress.backends.torch_backend.weighted_completion_loss`: logits only at completion positions,
+`compress.backends.common.weighted_completion_loss` (the torch backend's): logits only at completion positions,
 token-weighted mean. The adapter is saved with PEFT's `save_pretrained`, loadable without unsloth.
 
 Unsloth is imported only inside `train()`, after the CUDA check: on a machine without CUDA it
@@ -13,21 +13,35 @@ would otherwise fall back to CPU silently (or fail deep inside its kernels).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compress.backends.common import StepLog, batches, examples_or_raise, lr_factor
-from compress.compressor import save_meta
+from compress.backends.base import (
+    Budget,
+    cuda_available,
+    cuda_free,
+    device_requirements,
+)
+from compress.backends.common import (
+    LocalAdapterLoading,
+    StepLog,
+    batches,
+    examples_or_raise,
+    lr_factor,
+    optimizer_step,
+    weighted_completion_loss,
+)
+from compress.compressors.generative import save_meta
 from compress.errors import MissingRequirement
+from compress.models.bundled import hf_dir
 
 
 def require_cuda() -> None:
     """Refuse before anything loads when there is no CUDA GPU or unsloth is not installed."""
-    import importlib.util
-
     import torch
 
     if not torch.cuda.is_available():
@@ -42,8 +56,6 @@ def require_cuda() -> None:
 def model_path(cfg: Any, cache_dir: Path) -> str:
     """What unsloth loads: the Hub id, or the bundled model's converted transformers copy."""
     if cfg.model.source == "gguf_package":
-        from compress.localmodel import hf_dir
-
         return str(hf_dir(str(cfg.model.name), cache_dir))
     return str(cfg.model.hf_id)
 
@@ -66,8 +78,6 @@ def train(
     os.environ["UNSLOTH_DISABLE_CPU_FALLBACK"] = "1"
     import torch
     from unsloth import FastLanguageModel  # patches transformers: import after the checks only
-
-    from compress.backends.torch_backend import optimizer_step, weighted_completion_loss
 
     torch.manual_seed(int(cfg.seed))
     lora = cfg.train.lora
@@ -131,3 +141,37 @@ def train(
         trainable_params=sum(p.numel() for p in params),
         cuda_max_memory_gb=torch.cuda.max_memory_allocated() / 2**30,
     )
+
+
+class UnslothBackend(LocalAdapterLoading):
+    """Unsloth's patched model on a CUDA GPU; the adapter loads without unsloth."""
+
+    name = "unsloth"
+    train = staticmethod(train)
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """A CUDA GPU, and (to train) the unsloth package."""
+        if not cuda_available():
+            return [
+                "train: backend=unsloth needs a CUDA GPU and torch.cuda.is_available() is False here; "
+                "use backend=torch on CPU.",
+                *device_requirements(cfg),
+            ]
+        problems = device_requirements(cfg)
+        if stage == "train" and importlib.util.find_spec("unsloth") is None:
+            problems.append("train: backend=unsloth needs unsloth: pip install -e '.[unsloth]'.")
+        return problems
+
+    def memory_budget(self, cfg: Any) -> Budget:
+        """Free VRAM (none without CUDA: nothing fits, and preflight names the missing GPU)."""
+        return Budget(
+            self.name,
+            "cuda",
+            cuda_free() or 0,
+            str(cfg.backend.get("dtype") or "float32"),
+            checkpointing=str(cfg.backend.get("gradient_checkpointing", "unsloth")).lower() != "false",
+            four_bit=bool(cfg.backend.get("load_in_4bit", False)),
+        )
+
+
+BACKEND = UnslothBackend()

@@ -11,6 +11,7 @@ import asyncio
 import atexit
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,7 +21,7 @@ from litellm import CustomLLM
 from litellm.types.utils import ModelResponse, Usage
 
 from compress.errors import MissingRequirement
-from compress.localmodel import gguf_path, load_hf, local_model, render_prompt
+from compress.models.bundled import gguf_path, load_hf, local_model, render_prompt
 
 PROVIDER = "local"
 
@@ -122,6 +123,11 @@ class TransformersEngine:
         return Completion(text, n_in, len(new), finish)
 
 
+# `llm.local_engine` -> how to load that engine for a bundled model
+ENGINE_TYPES: dict[str, Callable[[str, Path], Engine]] = {
+    "llama_cpp": lambda name, cache_dir: LlamaCppEngine(gguf_path(name, cache_dir), threads=None),
+    "transformers": TransformersEngine,
+}
 _ENGINES: dict[tuple[str, str, str], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
@@ -151,8 +157,10 @@ def resolve_engine(preference: str) -> str:
             "llm.local_engine=llama_cpp needs llama-cpp-python: pip install -e '.[llamacpp]' "
             "(builds from source, several minutes), or set llm.local_engine=transformers."
         )
-    if preference not in {"llama_cpp", "transformers"}:
-        raise MissingRequirement(f"llm.local_engine={preference!r}: choose auto, llama_cpp or transformers.")
+    if preference not in ENGINE_TYPES:
+        raise MissingRequirement(
+            f"llm.local_engine={preference!r}: choose auto, {' or '.join(sorted(ENGINE_TYPES))}."
+        )
     return preference
 
 
@@ -161,10 +169,7 @@ def get_engine(model_name: str, engine: str, cache_dir: Path) -> Engine:
     key = (model_name, engine, str(cache_dir))
     with _ENGINES_LOCK:
         if key not in _ENGINES:
-            if engine == "llama_cpp":
-                _ENGINES[key] = LlamaCppEngine(gguf_path(model_name, cache_dir), threads=None)
-            else:
-                _ENGINES[key] = TransformersEngine(model_name, cache_dir)
+            _ENGINES[key] = ENGINE_TYPES[engine](model_name, cache_dir)
         return _ENGINES[key]
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from compress.llm.client import ChatRequest, LLMSession, LLMSettings  # noqa: E402
-from tests.openai_server import OpenAIServer, ServerState  # noqa: E402
+from tests.support.openai_server import OpenAIServer, ServerState  # noqa: E402
 
 
 def _batch(n: int, tag: str) -> list[ChatRequest]:

@@ -60,7 +60,7 @@ def build_rows(n: int, seed: int, validated: str | None, weights: Any) -> list[d
             for r in ds
             if r["split"] == "train"
         ][:n]
-    from compress.corpora import iter_stdlib_nl
+    from compress.data.corpora import iter_stdlib_nl
 
     rows: list[dict[str, Any]] = []
     for sample in iter_stdlib_nl(seed):
@@ -153,7 +153,7 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
     )
 
     from compress.backends.common import batches, examples_or_raise, peft_lora_config
-    from compress.localmodel import LOCAL_MODELS, hf_dir
+    from compress.models.bundled import LOCAL_MODELS, hf_dir
 
     cfg = compose_cfg("torch", a)
     if a.threads:

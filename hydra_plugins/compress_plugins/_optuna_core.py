@@ -16,6 +16,8 @@ from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_p
 from omegaconf import OmegaConf
 from optuna.trial import Trial, TrialState
 
+from compress.sweeps.jobs import job_dirs, read_job_status
+
 log = logging.getLogger(__name__)
 # where a trial's job runs: {"sweep_dir", "num", "host", "pid"}, set before it is launched
 JOB_ATTR = "compress_job"
@@ -65,8 +67,6 @@ class ResumableOptunaSweeperImpl(OptunaSweeperImpl):
 
     def _recover(self, study: optuna.Study, n: int) -> tuple[list[int], int]:
         """Settle trials an interrupted search left running; returns (trial ids to run again, trials still live)."""
-        from compress.sweep import job_dirs, read_job_status
-
         redo, live = [], 0
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             job = t.user_attrs.get(JOB_ATTR)

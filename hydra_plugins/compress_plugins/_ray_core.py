@@ -14,6 +14,8 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from compress.sweeps.jobs import crashed_job_return
+
 log = logging.getLogger(__name__)
 
 
@@ -61,8 +63,6 @@ def launch(
     launcher: Any, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
 ) -> Sequence[JobReturn]:
     """Submit every job, then collect them in order; a job whose worker died is recorded as failed."""
-    from compress.sweep import crashed_job_return
-
     setup_globals()
     assert launcher.config is not None and launcher.hydra_context is not None
     assert launcher.task_function is not None
