@@ -48,6 +48,9 @@ VALIDATED_FEATURES = Features(
         "passed": Value("bool"),
         "answers_original": Sequence(Value("string")),
         "answers_compressed": Sequence(Value("string")),
+        # the probe questions asked and, per probe, the part of the text it is about (-1: the whole text)
+        "probes": Sequence(Value("string")),
+        "probe_parts": Sequence(Value("int32")),
     }
 )
 
@@ -75,6 +78,12 @@ EVAL_FEATURES = Features(
         "model_scores": Sequence(Value("float32")),
         "fact_recall": Value("float32"),
         "latency_s": Value("float32"),
+        # the probes asked (the part of the text each is about: -1 = the whole text)
+        "probes": Sequence(Value("string")),
+        "probe_parts": Sequence(Value("int32")),
+        # cloze blanks of this sample filled right from this method's text, over items and models
+        "cloze_correct": Value("int32"),
+        "cloze_asked": Value("int32"),
     }
 )
 
@@ -121,6 +130,15 @@ class MethodSummary(BaseModel):
     model_equivalence: dict[str, float] = Field(default_factory=dict)
     # None for methods held to the trained budget; the requested rate for points of the rate sweep
     rate: float | None = None
+    # cloze facts (compress.metrics.cloze): blanks filled right from this method's text, for the worst
+    # validator model (the lowest accuracy), with its Wilson 95% interval; per model; per part of the
+    # text the blank lies in (first part first); None when the task is off
+    cloze_n: int = 0
+    cloze_accuracy: float | None = None
+    cloze_ci_low: float | None = None
+    cloze_ci_high: float | None = None
+    model_cloze: dict[str, float] = Field(default_factory=dict)
+    cloze_by_part: list[float | None] = Field(default_factory=list)
 
 
 class BreakEven(BaseModel):
@@ -161,6 +179,40 @@ class TaskResult(BaseModel):
     token_reduction: float = 0.0
 
 
+class Comparison(BaseModel):
+    """A method against a baseline on the same items: the paired difference with its 95% bootstrap
+    interval, and the smallest difference this many items could detect (80% power, two-sided 5%)."""
+
+    method: str
+    baseline: str
+    # None: both at the trained compressor's budget sample by sample; else both at this requested rate
+    rate: float | None = None
+    metric: str  # "cloze" (per blank) or "equivalence" (per sample, min over validator models)
+    model: str  # the validator model, or "min" for equivalence_min
+    n: int
+    method_mean: float
+    baseline_mean: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    mde: float
+
+
+class JudgeBias(BaseModel):
+    """Does a validator favour the head of a text? Equivalence of `truncate` (keeps the head) against
+    `tail` (keeps the end) at the same budget, with probes spread evenly over the text."""
+
+    model: str
+    n: int
+    truncate: float
+    tail: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    biased: bool
+    statement: str
+
+
 class EvalSummary(BaseModel):
     """The evaluate stage's summary: every compressor at the trained compressor's budget."""
 
@@ -173,3 +225,6 @@ class EvalSummary(BaseModel):
     curves: list[MethodSummary] = Field(default_factory=list)
     break_even: BreakEven | None = None
     tasks: list[TaskResult] = Field(default_factory=list)
+    # the headline: each compressor against each baseline on the same items (compress.metrics.compare)
+    headline: list[Comparison] = Field(default_factory=list)
+    judge_bias: list[JudgeBias] = Field(default_factory=list)

@@ -184,7 +184,7 @@ class CountAPI:
         asyncio.run(run())
 
 
-def _largest_prefix(n_units: int, cost: Callable[[int], int], budget: int) -> int:
+def largest_prefix(n_units: int, cost: Callable[[int], int], budget: int) -> int:
     """The largest k in [0, n_units] with cost(k) <= budget, for a non-decreasing `cost`, cost(0) = 0.
 
     Guesses by linear interpolation between the bounds, every other step a bisection, so a nearly
@@ -320,5 +320,13 @@ class TokenCounter:
         if self.api is None:
             return self._decode(ids[: max(0, n_tokens)])
         # the API gives counts, not ids: cut on cl100k token boundaries, the longest cut that fits
-        k = _largest_prefix(len(ids), lambda k: self.count(self._decode(ids[:k])), n_tokens)
+        k = largest_prefix(len(ids), lambda k: self.count(self._decode(ids[:k])), n_tokens)
         return self._decode(ids[:k])
+
+    def tail(self, text: str, n_tokens: int) -> str:
+        """The longest suffix of `text` that is at most `n_tokens` tokens long (the end of the text)."""
+        ids = self.encode(text)
+        if self.api is None:
+            return self._decode(ids[len(ids) - max(0, n_tokens) :]) if n_tokens > 0 else ""
+        k = largest_prefix(len(ids), lambda k: self.count(self._decode(ids[len(ids) - k :])), n_tokens)
+        return self._decode(ids[len(ids) - k :]) if k else ""

@@ -21,34 +21,60 @@ from compress.metrics.facts import answer_fact_agreement, fact_recall
 
 
 def probe_messages(text: str, probe: str) -> list[dict[str, str]]:
-    """The question a validator answers about a text."""
+    """The question a validator answers about a text (the text first: every question about one text
+    shares that prefix, so a local engine reuses its cache for the text)."""
     return [{"role": "user", "content": f"Text:\n{text}\n\nQuestion: {probe}"}]
 
 
-def _key(model: str, text: str, probe: str) -> str:
-    return hashlib.sha256(f"{model}\0{probe}\0{text}".encode()).hexdigest()
+def question_key(model: str, text: str, question: str) -> str:
+    """The key of one model's answer to one question about one text."""
+    return hashlib.sha256(f"{model}\0{question}\0{text}".encode()).hexdigest()
+
+
+def probe_requests(texts: list[str], probes: list[list[str]], val_cfg: Any) -> dict[str, list[ChatRequest]]:
+    """Per text, every validator's probe requests (keyed by `question_key`), the text's in a row."""
+    out: dict[str, list[ChatRequest]] = {}
+    for text, text_probes in zip(texts, probes, strict=True):
+        reqs = out.setdefault(text, [])
+        for model in val_cfg.models:
+            for probe in text_probes:
+                reqs.append(
+                    ChatRequest(
+                        key=question_key(str(model), text, probe),
+                        model=str(model),
+                        messages=probe_messages(text, probe),
+                        max_tokens=int(val_cfg.max_answer_tokens),
+                        temperature=float(val_cfg.temperature),
+                        stop=list(val_cfg.get("stop") or []),
+                    )
+                )
+    return out
+
+
+def run_grouped(llm: LLMSession, groups: list[dict[str, list[ChatRequest]]], label: str) -> dict[str, str]:
+    """Every request of `groups` (each: text -> its requests), the questions about one text back to back
+    and each asked once; the answers by request key, as the models gave them."""
+    ordered: dict[str, ChatRequest] = {}
+    for text in dict.fromkeys(t for g in groups for t in g):
+        for g in groups:
+            for req in g.get(text, []):
+                ordered.setdefault(req.key, req)
+    # each model's questions together: a local engine then switches models least
+    reqs = sorted(ordered.values(), key=lambda r: r.model)
+    return {r.key: r.text for r in llm.run_many(reqs, label=label)}
+
+
+def clean_answer(text: str, val_cfg: Any) -> str:
+    """An answer as the equivalence metric reads it (the first paragraph when configured)."""
+    return _first_paragraph(text) if val_cfg.get("first_paragraph", False) else text.strip()
 
 
 def answer_all(
     llm: LLMSession, texts: list[str], probes: list[list[str]], val_cfg: Any, label: str
 ) -> dict[str, str]:
     """Every validator's answer to each text's probes, keyed by (model, probe, text) hash; repeats asked once."""
-    reqs: dict[str, ChatRequest] = {}
-    for model in val_cfg.models:
-        for text, text_probes in zip(texts, probes, strict=True):
-            for probe in text_probes:
-                k = _key(str(model), text, probe)
-                reqs[k] = ChatRequest(
-                    key=k,
-                    model=str(model),
-                    messages=probe_messages(text, probe),
-                    max_tokens=int(val_cfg.max_answer_tokens),
-                    temperature=float(val_cfg.temperature),
-                    stop=list(val_cfg.get("stop") or []),
-                )
-    results = llm.run_many(list(reqs.values()), label=label)
-    first = bool(val_cfg.get("first_paragraph", False))
-    return {r.key: _first_paragraph(r.text) if first else r.text.strip() for r in results}
+    raw = run_grouped(llm, [probe_requests(texts, probes, val_cfg)], label)
+    return {k: clean_answer(v, val_cfg) for k, v in raw.items()}
 
 
 def _first_paragraph(text: str) -> str:
@@ -88,8 +114,8 @@ def score_pairs(
         scores, fact_scores, all_o, all_c = [], [], [], []
         recall = fact_recall(o, c)
         for model in val_cfg.models:
-            ans_o = [answers[_key(str(model), o, p)] for p in pair_probes]
-            ans_c = [answers[_key(str(model), c, p)] for p in pair_probes]
+            ans_o = [answers[question_key(str(model), o, p)] for p in pair_probes]
+            ans_c = [answers[question_key(str(model), c, p)] for p in pair_probes]
             scores.append(equivalence(str(dom.name), weights, o, c, ans_o, ans_c))
             fact_scores.append(0.5 * recall + 0.5 * answer_fact_agreement(ans_o, ans_c))
             all_o += [f"[{model}] {a}" for a in ans_o]

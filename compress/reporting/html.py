@@ -43,23 +43,41 @@ def write_report(paths: list[Path], out: Path, failed: list[dict[str, Any]] | No
         f"Token counts by {tok}; equivalence is the minimum over validator models "
         f"({', '.join(runs[0].summary.validator_models)}); every compressor is held to the trained compressor's budget.",
         "",
-        *[line for title, rows in tables.items() for line in (f"## {title}", "", markdown_table(rows))],
-        *[f"![{p.stem}]({p.name})\n" for p in pngs],
+        *[
+            line
+            for title, rows in tables.items()
+            for line in (
+                f"## {title}",
+                "",
+                markdown_table(rows),
+                *[
+                    f"![{p.stem}]({p.name})\n"
+                    for p in pngs
+                    if title.startswith("Headline") and p.stem == "ci"
+                ],
+            )
+        ],
+        *[f"![{p.stem}]({p.name})\n" for p in pngs if p.stem != "ci"],
     ]
     report = out / "report.md"
     report.write_text("\n".join(md))
-    images = "".join(
-        f'<h2>{p.stem}</h2><img alt="{p.stem}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
-        for p in pngs
-    )
+
+    def image(p: Path) -> str:
+        data = base64.b64encode(p.read_bytes()).decode()
+        return f'<h2>{p.stem}</h2><img alt="{p.stem}" src="data:image/png;base64,{data}">'
+
+    sections = [f"<h2>{html.escape(t)}</h2>{_html_table(rows)}" for t, rows in tables.items()]
+    # the headline first: its table and its plot, then everything else
+    first = [s for s, t in zip(sections, tables, strict=True) if t.startswith("Headline")]
+    rest = [s for s, t in zip(sections, tables, strict=True) if not t.startswith("Headline")]
+    ci = [image(p) for p in pngs if p.stem == "ci"]
     page = (
         "<!doctype html><html><head><meta charset='utf-8'><title>compress report</title><style>"
         "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:13px}"
         "td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}</style></head><body>"
         f"<h1>Comparison of {len(runs)} runs</h1><p>{html.escape(md[2])}</p>"
-        + "".join(f"<h2>{html.escape(t)}</h2>{_html_table(rows)}" for t, rows in tables.items())
-        + f"{images}"
-        f"<p>written {datetime.now().isoformat(timespec='seconds')}</p></body></html>"
+        + "".join(first + ci + rest + [image(p) for p in pngs if p.stem != "ci"])
+        + f"<p>written {datetime.now().isoformat(timespec='seconds')}</p></body></html>"
     )
     (out / "report.html").write_text(page)
     return report

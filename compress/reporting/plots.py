@@ -20,9 +20,42 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def plot_headline(runs: list[RunInfo], out: Path) -> Path | None:
+    """The headline as a forest plot: each comparison's paired difference with its 95% interval and
+    the smallest difference its n detects (grey band), cloze and equivalence side by side."""
+    rows = [(r, c) for r in runs for c in r.summary.headline if c.method == "trained" or c.rate is not None]
+    if not rows:
+        return None
+    metrics = sorted({c.metric for _, c in rows})
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(6 * len(metrics), 0.35 * len(rows) / len(metrics) + 2), squeeze=False
+    )
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        mine = [(r, c) for r, c in rows if c.metric == metric]
+        labels = []
+        for y, (r, c) in enumerate(mine):
+            at = "matched" if c.rate is None else f"@{c.rate:g}"
+            who = f"{r.path.name}: " if len(runs) > 1 else ""
+            model = "" if c.model == "min" else f" [{c.model}]"
+            labels.append(f"{who}{c.method} vs {c.baseline} {at}{model}")
+            ax.fill_betweenx([y - 0.4, y + 0.4], -c.mde, c.mde, color="0.9", zorder=0)
+            color = "tab:green" if c.ci_low > 0 else "tab:red" if c.ci_high < 0 else "tab:gray"
+            ax.errorbar(
+                c.diff, y, xerr=[[c.diff - c.ci_low], [c.ci_high - c.diff]], fmt="o", color=color, capsize=3
+            )
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"paired difference in {metric} (95% bootstrap CI; grey: below what n detects)")
+        ax.set_title(f"{metric}: method minus baseline, same items")
+        ax.grid(axis="x", alpha=0.3)
+    return _save(fig, out / "ci.png")
+
+
 def plot(runs: list[RunInfo], out: Path) -> list[Path]:
     """Pareto (reduction vs min-over-models equivalence), per-model score bars and latency; returns PNG paths."""
-    paths = []
+    headline = plot_headline(runs, out)
+    paths = [headline] if headline is not None else []
     fig, ax = plt.subplots(figsize=(7, 5))
     for r in runs:
         xs = [m.token_reduction for m in r.summary.methods]

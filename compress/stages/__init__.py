@@ -43,9 +43,10 @@ STAGES: dict[str, Stage] = {
             (),
             1,
             ("data", "domain", "teacher", "validation.models", "tokens"),
-            frozenset({"probes", "metric"}),
+            frozenset({"probes", "part_probes", "metric"}),
         ),
-        Stage("validate", run_validate, ("generate",), 1, ("validation", "domain")),
+        # the held-out split (evaluate.split) is left out of validation
+        Stage("validate", run_validate, ("generate",), 2, ("validation", "domain", "evaluate.split")),
         # the thread count changes speed, not the adapter; a model's architecture figures only size it
         Stage(
             "train",
@@ -55,8 +56,13 @@ STAGES: dict[str, Stage] = {
             ("train", "backend", "model", "domain.instruction", "seed"),
             frozenset({"threads", "architecture"}),
         ),
+        # held-out samples come from generate's pairs; the trained compressor from train
         Stage(
-            "evaluate", run_evaluate, ("validate", "train"), 1, ("evaluate", "validation", "domain", "tokens")
+            "evaluate",
+            run_evaluate,
+            ("generate", "train"),
+            2,
+            ("evaluate", "validation", "domain", "tokens", "seed"),
         ),
     )
 }

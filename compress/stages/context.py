@@ -11,6 +11,7 @@ from compress.data.domains import sub_domain
 from compress.errors import CompressError
 from compress.llm.client import LLMSession
 from compress.llm.tokens import TokenCounter
+from compress.metrics.probes import text_probes
 from compress.schemas import EvalSummary
 from compress.tracking import StageLogger
 
@@ -39,15 +40,28 @@ def target_counter(ctx: StageContext) -> TokenCounter:
     )
 
 
-def routing(ctx: StageContext, sample_domains: list[str]) -> tuple[list[Any], list[list[str]]]:
-    """Each sample's domain settings and its probe tasks (the first `validation.n_probes` of its domain)."""
+@dataclass
+class Routed:
+    """Each sample's domain settings, its probe questions and the part of the text each probe is about."""
+
+    domains: list[Any]
+    probes: list[list[str]]
+    parts: list[list[int]]
+
+
+def routing(ctx: StageContext, texts: list[str], sample_domains: list[str]) -> Routed:
+    """Each sample's domain settings and its `validation.n_probes` probes, one per part of the text
+    (`compress.metrics.probes.text_probes`)."""
     doms = [sub_domain(ctx.cfg.domain, d) for d in sample_domains]
-    probes = [list(d.probes)[: int(ctx.cfg.validation.n_probes)] for d in doms]
-    if not all(probes):
+    n = int(ctx.cfg.validation.n_probes)
+    per_text = [text_probes(t, d, n) for t, d in zip(texts, doms, strict=True)]
+    if n < 1 or not all(per_text):
         raise CompressError(
             "validation.n_probes must be at least 1 and every domain's probes list must not be empty."
         )
-    return doms, probes
+    return Routed(
+        doms, [[p.question for p in ps] for ps in per_text], [[p.part for p in ps] for ps in per_text]
+    )
 
 
 def read_summary(run_dir: Path) -> EvalSummary:

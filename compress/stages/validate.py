@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, load_from_disk
 
+from compress.errors import CompressError
 from compress.metrics import calibration
 from compress.metrics.gates import answer_all, judge_pairs, per_model_summary, rate_by_model, score_pairs
 from compress.schemas import VALIDATED_FEATURES
@@ -21,9 +22,17 @@ def run_validate(ctx: StageContext) -> dict[str, Any]:
     answers), and, when `validation.judge.models` is set, an LLM judge's verdict. The judge also
     calibrates the cheap equivalence score (isotonic map, stored as `calibration.json`).
     """
-    pairs = load_from_disk(str(ctx.inputs["generate"] / "pairs"))
+    # the held-out split is never looked at here: evaluate reads it from generate's pairs
+    held_out = str(ctx.cfg.evaluate.split)
+    pairs = load_from_disk(str(ctx.inputs["generate"] / "pairs")).filter(lambda r: r["split"] != held_out)
+    if len(pairs) == 0:
+        raise CompressError(
+            f"validate: every pair is in the held-out split {held_out!r}; give the train split samples "
+            "(data.splits, data.n_samples)."
+        )
     originals, compressed = list(pairs["original"]), list(pairs["compressed"])
-    doms, probes = routing(ctx, list(pairs["domain"]))
+    routed = routing(ctx, originals, list(pairs["domain"]))
+    doms, probes = routed.domains, routed.probes
     val = ctx.cfg.validation
     models = [str(m) for m in val.models]
     answers = answer_all(ctx.llm, originals + compressed, probes + probes, val, label="validate")
@@ -37,7 +46,7 @@ def run_validate(ctx: StageContext) -> dict[str, Any]:
     if judge_models:
         verdicts, unparsed = judge_pairs(ctx.llm, originals, compressed, judge_cfg)
     rows = []
-    for p, s, v in zip(pairs, scores, verdicts, strict=True):
+    for i, (p, s, v) in enumerate(zip(pairs, scores, verdicts, strict=True)):
         failed = []
         if s.min_score < threshold:
             failed.append("equivalence")
@@ -61,6 +70,8 @@ def run_validate(ctx: StageContext) -> dict[str, Any]:
                 "passed": not failed,
                 "answers_original": s.answers_original,
                 "answers_compressed": s.answers_compressed,
+                "probes": probes[i],
+                "probe_parts": routed.parts[i],
             }
         )
     ds = Dataset.from_list(rows, features=VALIDATED_FEATURES)

@@ -17,9 +17,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from compress import schemas
 from compress.errors import CompressError
+from compress.metrics.gold import SAMPLE_TASKS
 from compress.schemas import StageRecord
 from compress.stages import ORDER
-from compress.stages.evaluate import summary_metrics
+from compress.stages.evaluate import comparison_pairs, summary_metrics
 
 # LLM totals every stage records (compress.llm.client.LLMSession.summary)
 LLM_TOTALS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "retries")
@@ -79,18 +80,30 @@ def evaluate_names(cfg: DictConfig) -> list[str]:
     names (`compress.stages.evaluate.summary_metrics`) for the methods, rates and tasks it configures."""
     ev, models = cfg.evaluate, [str(m) for m in cfg.validation.models]
     equiv = {m: 0.0 for m in models}
+    cloze = {m: 0.0 for m in models} if "cloze" in [str(t) for t in ev.get("tasks", []) or []] else {}
 
     def method(name: str, rate: float | None = None) -> Any:
-        return _blank(schemas.MethodSummary, method=name, model_equivalence=equiv, rate=rate)
+        return _blank(
+            schemas.MethodSummary, method=name, model_equivalence=equiv, model_cloze=cloze, rate=rate
+        )
 
-    methods = [method(m) for m in dict.fromkeys(["trained", "teacher", *map(str, ev.get("baselines", []))])]
+    matched = list(dict.fromkeys(["trained", "teacher", "identity", *map(str, ev.get("baselines", []))]))
+    methods = [method(m) for m in matched]
     curves = [
         method(str(m), float(r)) for r in ev.get("rates", []) or [] for m in ev.get("rate_methods", []) or []
+    ]
+    keys: list[tuple[str, float | None]] = [(m, None) for m in matched] + [(c.method, c.rate) for c in curves]
+    cloze_models = models if "cloze" in [str(t) for t in ev.get("tasks", []) or []] else []
+    headline = [
+        _blank(schemas.Comparison, method=a[0], baseline=b[0], rate=a[1], metric=metric, model=model)
+        for a, b in comparison_pairs(keys)
+        for metric, model in [("equivalence", "min"), *(("cloze", m) for m in cloze_models)]
     ]
     task_methods = dict.fromkeys(["identity", *map(str, ev.get("task_methods", []) or [])])
     tasks = [
         _blank(schemas.TaskResult, task=str(t), method=m, model=mo)
         for t in ev.get("tasks", []) or []
+        if str(t) not in SAMPLE_TASKS
         for m in task_methods
         for mo in models
     ]
@@ -101,6 +114,7 @@ def evaluate_names(cfg: DictConfig) -> list[str]:
         curves=curves,
         break_even=_blank(schemas.BreakEven),
         tasks=tasks,
+        headline=headline,
     )
     names = summary_metrics(summary)
     numeric = [k for k, v in names.items() if not isinstance(v, str)]

@@ -84,6 +84,18 @@ class SelfInfoTeacher:
     ) -> str:
         """Keep the most informative units of one text (units and protected patterns default to the teacher's)."""
         offsets, surprisal = self.token_surprisal(text)
+        return self.select(text, offsets, surprisal, unit, protect_patterns)
+
+    def select(
+        self,
+        text: str,
+        offsets: list[tuple[int, int]],
+        surprisal: list[float],
+        unit: str | None = None,
+        protect_patterns: list[str] | None = None,
+    ) -> str:
+        """The units of `text` to keep at this teacher's rate, given its tokens' surprisal (scored once,
+        selected at as many budgets as asked)."""
         spans = split_units(text, unit or self.unit)
         per_unit: list[list[float]] = [[] for _ in spans]
         j = 0

@@ -81,12 +81,24 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
         "identity",
         "truncate",
         "selfinfo",
+        "tail",
+        "random",
     ]
+    # cloze facts graded for every method, and the trained compressor compared with every baseline
+    assert all(m["cloze_n"] > 0 and m["cloze_accuracy"] is not None for m in summary["methods"])
+    trained_vs = {(h["baseline"], h["metric"]) for h in summary["headline"] if h["method"] == "trained"}
+    assert {
+        (b, m)
+        for b in ("identity", "truncate", "selfinfo", "tail", "random")
+        for m in ("cloze", "equivalence")
+    } <= trained_vs
+    assert [b["model"] for b in summary["judge_bias"]] == ["local/gemma3-270m"]
     assert "own tokenizer" in summary["tokenizer"]
     by = {m["method"]: m for m in summary["methods"]}
     assert by["identity"]["token_reduction"] == 0.0
     # truncation and the extractive baseline are held to the trained compressor's budget
-    assert abs(by["truncate"]["achieved_rate"] - by["trained"]["achieved_rate"]) < 0.05
+    for name in ("truncate", "tail", "random"):
+        assert abs(by[name]["achieved_rate"] - by["trained"]["achieved_rate"]) < 0.05, name
     assert by["selfinfo"]["achieved_rate"] <= by["trained"]["achieved_rate"] + 0.1
     assert by["identity"]["fact_recall"] == 1.0 and by["identity"]["code_parses"] is None
     loss = load_from_disk(str(run_dir / "train" / "train_log"))["loss"]
@@ -134,12 +146,16 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
         )
         assert f"train.lora.rank={'2' if job.name == '0' else '4'}" in report
         assert f"| trained | {trained['n']} | {trained['token_reduction']:.3f} |" in report
-    for png in ("pareto", "models", "latency"):
+    for png in ("ci", "pareto", "models", "latency"):
         assert (sweep_dir / "report" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "data:image/png;base64," in (sweep_dir / "report" / "report.html").read_text()
     # ... report.html opens in headless chromium with no JS error or failed load, tables and images intact
     page = load_in_chromium(sweep_dir / "report" / "report.html")
     assert_clean(page)
+    # the headline comes first: its table, then its plot (the paired differences with their CIs)
+    assert page.dom["headings"][1].startswith("Headline") and page.dom["headings"][2] == "ci"
+    headline = next(t for t in page.dom["tables"] if t["heading"].startswith("Headline"))
+    assert headline["rows"] > 0 and "trained" in headline["text"]
     pngs = list((sweep_dir / "report").glob("*.png"))
     assert len(page.dom["images"]) == len(pngs)
     compressors = next(t for t in page.dom["tables"] if t["heading"].startswith("Compressors"))

@@ -14,7 +14,7 @@ import pytest
 
 from compress.errors import CompressError
 from compress.llm.cache import CallCache
-from compress.llm.tokens import CL100K, TokenCounter, _largest_prefix, count_cl100k
+from compress.llm.tokens import CL100K, TokenCounter, count_cl100k, largest_prefix
 
 FRAMING = 5
 
@@ -149,7 +149,7 @@ def test_which_tokenizer_a_model_gets(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert TokenCounter("ollama/qwen3:8b", tmp_path).name.startswith(CL100K)
 
 
-def test_largest_prefix_is_maximal_and_cheap() -> None:
+def testlargest_prefix_is_maximal_and_cheap() -> None:
     steps = [0]
     for i in range(1, 1001):
         steps.append(steps[-1] + (i % 3))  # a step cost with flat parts, like tokens of word prefixes
@@ -161,6 +161,6 @@ def test_largest_prefix_is_maximal_and_cheap() -> None:
 
     for budget in (0, 1, 337, 998, 10_000):
         probes.clear()
-        k = _largest_prefix(1000, cost, budget)
+        k = largest_prefix(1000, cost, budget)
         assert steps[k] <= budget and (k == 1000 or steps[k + 1] > budget)
         assert len(probes) <= 21

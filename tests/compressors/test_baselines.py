@@ -1,0 +1,53 @@
+"""The baselines hold the budget they are given, by the target model's own tokenizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from compress.compressors.base import Request
+from compress.compressors.baselines import BaselineContext, make_baseline
+from compress.errors import CompressError
+from compress.llm.tokens import TokenCounter
+from tests.conftest import CACHE
+
+TEXT = " ".join(f"word{i} alpha-{i} beta" for i in range(60))
+
+
+@pytest.fixture(scope="module")
+def ctx() -> BaselineContext:
+    return BaselineContext(TokenCounter("local/gemma3-270m", CACHE), CACHE, seed=7)
+
+
+@pytest.mark.parametrize("name", ["truncate", "tail", "random"])
+@pytest.mark.parametrize("budget", [1, 10, 57, 400])
+def test_baselines_hold_the_budget(ctx: BaselineContext, name: str, budget: int) -> None:
+    (out,) = make_baseline(name, ctx).compress_many([Request(TEXT, budget)])
+    n = ctx.counter.count(out.text)
+    assert n <= budget
+    if budget >= ctx.counter.count(TEXT):
+        assert out.text.strip() == TEXT.strip()
+    elif budget >= 10:
+        assert n >= budget - 4  # within a word of it
+
+
+def test_truncate_keeps_the_head_tail_the_end_random_the_order(ctx: BaselineContext) -> None:
+    head, end, rnd = (
+        make_baseline(n, ctx).compress_many([Request(TEXT, 30)])[0].text
+        for n in ("truncate", "tail", "random")
+    )
+    assert TEXT.startswith(head) and TEXT.endswith(end)
+    source = iter(TEXT.split())
+    assert all(w in source for w in rnd.split())  # the kept words are a subsequence: order kept
+    assert rnd != head and rnd != end
+    again = make_baseline("random", ctx).compress_many([Request(TEXT, 30)])[0].text
+    other = make_baseline("random", BaselineContext(ctx.counter, CACHE, seed=8)).compress_many(
+        [Request(TEXT, 30)]
+    )
+    assert again == rnd and other[0].text != rnd  # seeded: the same draw again, another seed another
+
+
+def test_a_budget_is_required_and_names_are_checked(ctx: BaselineContext) -> None:
+    with pytest.raises(CompressError, match="target_tokens"):
+        make_baseline("tail", ctx).compress_many([Request(TEXT)])
+    with pytest.raises(CompressError, match="unknown baseline 'middle'"):
+        make_baseline("middle", ctx)
