@@ -10,7 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-from compress.llm.local_provider import LlamaCppEngine, resolve_engine
+from compress.llm.engine import LlamaCppEngine
+from compress.models.engines import resolve_engine
 from compress.models.bundled import LOCAL_MODELS, gguf_path, hf_dir
 
 

@@ -36,9 +36,11 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-def run_cli(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-    """Run `python -m compress.run ARGS` as a user would, from `cwd`, capturing output."""
-    env = dict(os.environ)
+def run_cli(
+    args: list[str], cwd: Path, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m compress.run ARGS` as a user would, from `cwd`, capturing output (`env`: extra variables)."""
+    env = dict(os.environ) | (env or {})
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
         [sys.executable, "-m", "compress.run", *args],
@@ -48,6 +50,18 @@ def run_cli(args: list[str], cwd: Path, timeout: float = 900) -> subprocess.Comp
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One trained smoke run (the whole pipeline on the bundled model, W&B off), shared by the tests
+    that load a trained compressor: library, packages, CLI, engines."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    env = {"HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "COMPRESS_CACHE": str(CACHE)}
+    proc = run_cli(["+experiment=smoke", f"paths.outputs={tmp / 'outputs'}", "logger=none"], tmp, env=env)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (run_dir,) = sorted((tmp / "outputs" / "runs").iterdir())
+    return run_dir
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ conventions, as its convert_lora_to_gguf.py writes them: `general.type=adapter`,
 rank x in) and `<gguf name>.lora_b` (PEFT's B, out x rank), e.g. `blk.3.attn_q.weight.lora_a`.
 llama-cpp-python applies it to the base GGUF: `Llama(model_path=BASE_GGUF, lora_path=adapter.gguf)`;
 for the bundled model BASE_GGUF is `compress.models.bundled.gguf_path("gemma3-270m", cache)`.
+`ensure_gguf` exports it on demand beside the adapter (`adapter_dir/adapter.gguf`), for the
+llama.cpp engine of `compress.compressors.trained.load_trained`.
 Supported architectures are those whose projections llama.cpp's converter stores unpermuted
 (Gemma 3, Qwen 2/3); a Llama-family base permutes q/k rows and is refused.
 """
@@ -19,6 +21,7 @@ Supported architectures are those whose projections llama.cpp's converter stores
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -27,14 +30,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compress.compressors.generative import META_FILE, meta_model_cfg
+from filelock import FileLock
+
+from compress.compressors.generative import GGUF_ADAPTER, META_FILE, meta_model_cfg
 from compress.errors import CompressError
 from compress.models.base import load_base
 from compress.models.bundled import hf_dir
 
 KINDS = ("merged", "gguf")
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
-GGUF_NAME = "adapter.gguf"
+GGUF_NAME = GGUF_ADAPTER
 # transformers model_type -> gguf architecture; only archs whose q/k/v/o and MLP weights llama.cpp's
 # converter writes without reordering rows, so PEFT's A/B apply as they are.
 GGUF_ARCHS = {"gemma3_text": "GEMMA3", "gemma3": "GEMMA3", "qwen3": "QWEN3", "qwen2": "QWEN2"}
@@ -166,6 +171,27 @@ def export_gguf(adapter_dir: Path, out_path: Path, cache_dir: Path) -> Path:
     writer.close()
     tmp.replace(out_path)
     return out_path
+
+
+def _fresh(gguf: Path, adapter_dir: Path) -> bool:
+    weights = adapter_dir / "adapter_model.safetensors"
+    return gguf.is_file() and gguf.stat().st_mtime >= weights.stat().st_mtime
+
+
+def ensure_gguf(adapter_dir: Path, cache_dir: Path) -> Path:
+    """The adapter's GGUF LoRA, exported once and kept beside it (`adapter_dir/adapter.gguf`); an
+    export older than the PEFT weights is redone."""
+    _meta(adapter_dir)
+    out = adapter_dir / GGUF_NAME
+    if _fresh(out, adapter_dir):
+        return out
+    # two processes loading the same run (a server and the evaluate stage) export it once; the lock
+    # lives in the cache so the adapter dir holds only what a package copies
+    key = hashlib.sha256(str(adapter_dir.resolve()).encode()).hexdigest()[:16]
+    lock = cache_dir / "locks" / f"gguf-lora-{key}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        return out if _fresh(out, adapter_dir) else export_gguf(adapter_dir, out, cache_dir)
 
 
 def export_all(

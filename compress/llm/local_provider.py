@@ -18,10 +18,10 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import ModelResponse, Usage
 
-from compress.errors import MissingRequirement
 from compress.llm.batched import BatchedLlamaCpp
 from compress.llm.engine import Engine, LlamaCppEngine, TransformersEngine
 from compress.models.bundled import gguf_path, local_model, render_prompt
+from compress.models.engines import resolve_engine
 
 PROVIDER = "local"
 
@@ -48,28 +48,6 @@ def _close_engines() -> None:
         if close is not None:
             close()
     _ENGINES.clear()
-
-
-def resolve_engine(preference: str) -> str:
-    """`auto` means llama.cpp when installed, else transformers; an explicit choice must be installed."""
-    try:
-        import llama_cpp  # noqa: F401
-
-        have_llama = True
-    except ImportError:
-        have_llama = False
-    if preference == "auto":
-        return "llama_cpp" if have_llama else "transformers"
-    if preference == "llama_cpp" and not have_llama:
-        raise MissingRequirement(
-            "llm.local_engine=llama_cpp needs llama-cpp-python: pip install -e '.[llamacpp]' "
-            "(builds from source, several minutes), or set llm.local_engine=transformers."
-        )
-    if preference not in ENGINE_TYPES:
-        raise MissingRequirement(
-            f"llm.local_engine={preference!r}: choose auto, {' or '.join(sorted(ENGINE_TYPES))}."
-        )
-    return preference
 
 
 def get_engine(model_name: str, engine: str, cache_dir: Path, batch: int = 1) -> Engine:

@@ -341,7 +341,9 @@ def _compress_trained(ctx: StageContext, texts: list[str], counter: TokenCounter
     ev = ctx.cfg.evaluate
     # on a GPU the compressor runs there in the backend's dtype (a Qwen3-8B adapter is 32 GB in float32)
     device, dtype = get_backend(str(ctx.cfg.backend.name)).inference_device(ctx.cfg)
-    compressor = load_trained(ctx.inputs["train"] / "adapter", ctx.cache, device, dtype)
+    compressor = load_trained(
+        ctx.inputs["train"] / "adapter", ctx.cache, device, dtype, str(ev.get("engine", "auto"))
+    )
     counter.prefetch(texts)
     out: Outputs = []
     for text in track(texts, description="compressing held-out", transient=True):
