@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from compress.llm.engine import LlamaCppEngine
-from compress.models.engines import resolve_engine
 from compress.models.bundled import LOCAL_MODELS, gguf_path, hf_dir
+from compress.models.engines import resolve_engine
 
 
 def cache_dir() -> Path:

@@ -10,7 +10,6 @@ import ast
 import csv
 import hashlib
 import inspect
-import json
 import random
 import sysconfig
 from collections.abc import Callable, Iterator
@@ -20,6 +19,7 @@ from typing import Any
 from datasets import Dataset, load_from_disk
 
 from compress.data.domains import classify
+from compress.data.jsonl import json_objects, utf8_lines
 from compress.errors import CompressError
 from compress.schemas import SAMPLE_FEATURES
 
@@ -131,44 +131,18 @@ def iter_stdlib_memory(seed: int) -> Iterator[dict[str, str]]:
         yield {"id": stable_hash(key), "domain": "memory", "source": key, "text": "\n".join(lines)}
 
 
-def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """The file's lines, numbered from 1, decoded as UTF-8; a bad byte is an error naming where it is."""
-    offset = 0
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, 1):
-            try:
-                yield lineno, raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise CompressError(
-                    f"data.path={path}: line {lineno} is not valid UTF-8 (byte 0x{raw[exc.start]:02x} at byte "
-                    f"offset {offset + exc.start} of the file, column {exc.start + 1} of the line). Save the file "
-                    "as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT` for a Latin-1 file."
-                ) from exc
-            offset += len(raw)
-
-
 def _read_jsonl(path: Path, field: str) -> Iterator[dict[str, str]]:
-    for lineno, line in _utf8_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
+    for lineno, row in json_objects(path, "data.path", '{"text": "..."}'):
+        if field not in row:
             raise CompressError(
-                f"data.path={path}: line {lineno} is not valid JSON ({exc.msg} at column {exc.colno}). "
-                'Fix that line: each line must be one JSON object such as {"text": "..."}.'
-            ) from exc
-        if not isinstance(row, dict) or field not in row:
-            keys = sorted(row) if isinstance(row, dict) else type(row).__name__
-            raise CompressError(
-                f"data.path={path}: line {lineno} has no field {field!r} (it has {keys}). "
+                f"data.path={path}: line {lineno} has no field {field!r} (it has {sorted(row)}). "
                 f"Set data.text_field to the field that holds the text."
             )
         yield _user_row(path, lineno, row[field], row.get("id"))
 
 
 def _read_csv(path: Path, field: str) -> Iterator[dict[str, str]]:
-    reader = csv.DictReader(line for _, line in _utf8_lines(path))
+    reader = csv.DictReader(line for _, line in utf8_lines(path, "data.path"))
     if reader.fieldnames is None or field not in reader.fieldnames:
         raise CompressError(
             f"data.path={path}: the CSV header has no column {field!r} (it has {reader.fieldnames}). "

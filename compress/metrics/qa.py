@@ -25,6 +25,7 @@ from typing import Any
 
 from datasets import Dataset, DatasetDict, load_dataset, load_from_disk
 
+from compress.data.jsonl import json_objects, utf8_lines
 from compress.errors import CompressError
 
 FIX = "set evaluate.qa.fields.question / .context / .answers to the names your records use"
@@ -100,7 +101,7 @@ def _squad(doc: Mapping[str, Any], fields: Fields, where: str) -> Iterator[QARec
 
 
 def _from_json(path: Path, fields: Fields) -> Iterator[QARecord]:
-    text = path.read_text(encoding="utf-8")
+    text = "".join(line for _, line in utf8_lines(path, "evaluate.qa.path"))
     stripped = text.lstrip()
     if path.suffix == ".json" and stripped.startswith(("{", "[")):
         try:
@@ -116,34 +117,26 @@ def _from_json(path: Path, fields: Fields) -> Iterator[QARecord]:
                     raise CompressError(f"{path}[{i}]: not a JSON object ({type(row).__name__}); {FIX}.")
                 yield _record(row, fields, f"{path}[{i}]", str(i))
             return
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CompressError(
-                f"{path}:{n}: not a QA record (JSONDecodeError: {exc}). Each line must be a JSON object "
-                'with a question, its answers and a context (e.g. "question", "answers", "context").'
-            ) from exc
-        if not isinstance(row, Mapping):
-            raise CompressError(f"{path}:{n}: not a QA record (a JSON {type(row).__name__}, not an object).")
+    for n, row in json_objects(
+        path, "evaluate.qa.path", '{"question": ..., "answers": [...], "context": ...}'
+    ):
         yield _record(row, fields, f"{path}:{n}", str(n))
 
 
 def _from_csv(path: Path, fields: Fields) -> Iterator[QARecord]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        for n, row in enumerate(csv.DictReader(fh), start=2):
-            plain: dict[str, Any] = dict(row)
-            for key in (fields.answers, "answer"):
-                cell = plain.get(key)
-                if isinstance(cell, str):
-                    try:
-                        parsed = json.loads(cell)
-                    except json.JSONDecodeError:
-                        parsed = [a.strip() for a in cell.split("|")]
-                    plain[key] = parsed if isinstance(parsed, list) else cell
-            yield _record(plain, fields, f"{path}:{n}", str(n - 1))
+    for n, row in enumerate(
+        csv.DictReader(line for _, line in utf8_lines(path, "evaluate.qa.path")), start=2
+    ):
+        plain: dict[str, Any] = dict(row)
+        for key in (fields.answers, "answer"):
+            cell = plain.get(key)
+            if isinstance(cell, str):
+                try:
+                    parsed = json.loads(cell)
+                except json.JSONDecodeError:
+                    parsed = [a.strip() for a in cell.split("|")]
+                plain[key] = parsed if isinstance(parsed, list) else cell
+        yield _record(plain, fields, f"{path}:{n}", str(n - 1))
 
 
 def _from_dataset(ds: Dataset, fields: Fields, where: str) -> Iterator[QARecord]:

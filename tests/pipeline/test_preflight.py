@@ -69,7 +69,7 @@ def test_a_malformed_qa_file_stops_at_preflight(tmp_path: Path) -> None:
     preflight.check(cfg, ["generate"])  # only the evaluate stage reads it
     with pytest.raises(MissingRequirement) as err:
         preflight.check(cfg, list(cfg.stages))
-    assert f"{bad}:2: not a QA record" in str(err.value)
+    assert f"evaluate.qa.path={bad}: line 2 is not valid JSON" in str(err.value)
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps({"question": "q", "answer": "a", "context": "c"}) + "\n")
     preflight.check(_compose(["evaluate.tasks=[qa]", f"evaluate.qa.path={good}"]), list(cfg.stages))
