@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
 from omegaconf import OmegaConf
 
@@ -25,3 +27,24 @@ def read_prompt(name: str) -> str:
 
 if not OmegaConf.has_resolver("prompt"):
     OmegaConf.register_new_resolver("prompt", read_prompt)
+
+
+# the library's entry points, loaded on first use (PEP 562) so `import compress` stays light:
+# `from compress import load_compressor` pulls in the compressors, torch and the tokenizers only then
+_LAZY = {
+    "load_compressor": "compress.compressors.library",
+    "LoadedCompressor": "compress.compressors.library",
+    "CompressResult": "compress.compressors.library",
+    "CompressError": "compress.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """`compress.load_compressor` and friends, imported when first asked for."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'compress' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -147,7 +148,10 @@ class SelfInfo:
             t0 = time.perf_counter()
             teacher.target_tokens = max(1, _budget(r))
             unit = str(r.domain.unit) if r.domain is not None else "word"
-            text = teacher.select(r.text, offsets, surprisal, unit, [])
+            # the caller's forced strings are kept whatever their information (the domain's protected
+            # patterns are the teacher's business, not the baseline's: it stays the plain method)
+            forced = [re.escape(t) for t in r.force_tokens]
+            text = teacher.select(r.text, offsets, surprisal, unit, forced)
             out.append(Compressed(text, scoring_s + time.perf_counter() - t0))
         return out
 

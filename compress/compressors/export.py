@@ -214,8 +214,8 @@ def default_cache() -> Path:
     return Path(os.environ.get("COMPRESS_CACHE") or Path.home() / ".cache" / "compress").expanduser()
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: export a run's adapter; returns the exit status."""
+def build_parser() -> argparse.ArgumentParser:
+    """The export command's arguments (`compress.export` adds `--package` to them)."""
     parser = argparse.ArgumentParser(
         prog="python -m compress.export", description=(__doc__ or "").split("\n")[0]
     )
@@ -229,6 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="merged weights of a Hub model (default bfloat16; the bundled model is always float32)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: export a run's adapter; returns the exit status."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     kinds = [k for k in KINDS if getattr(args, k)]
     if not kinds:
