@@ -91,6 +91,7 @@ class LoadedCompressor:
         # a baseline has no length of its own: without a budget it has nothing to do
         self._needs_budget = needs_budget
         self._lock = threading.RLock()
+        self._closed = False
 
     @property
     def tokenizer(self) -> str:
@@ -135,6 +136,8 @@ class LoadedCompressor:
             raise CompressError(f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route).")
         forced = tuple(str(t) for t in force_tokens if str(t))
         with self._lock:
+            if self._closed:
+                raise CompressError(f"compressor {self.name!r} was closed: load it again with load_compressor().")
             jobs = [self._job(t, rate, target_tokens, domain) for t in texts]
             todo = [j for j in jobs if j.result is None]
             if todo:
@@ -191,8 +194,9 @@ class LoadedCompressor:
         """Free the model (llama.cpp's context; transformers' weights go with the object)."""
         with self._lock:
             close = getattr(self._compressor, "close", None)
-            if callable(close):
+            if callable(close) and not self._closed:
                 close()
+            self._closed = True
 
     def __enter__(self) -> LoadedCompressor:
         return self

@@ -1,0 +1,167 @@
+"""The library: `load_compressor` on the baselines, on a trained smoke run and on its package (the
+package gives the run dir's output), budgets, passthrough, routing and clear errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from compress import load_compressor
+from compress.compressors.library import CompressResult, LoadedCompressor
+from compress.compressors.package import MANIFEST, read_manifest, write_package
+from compress.errors import CompressError
+from compress.export import main as export_main
+from tests.conftest import CACHE, ROOT
+
+PROSE = (
+    "The observatory on the northern ridge was finished in 1931 after nine years of work. Its main "
+    "telescope, a 72-inch reflector ground by hand in Pittsburgh, was the largest in the country for a "
+    "decade. Astronomers there measured the distances to forty nearby galaxies and catalogued more than "
+    "twelve thousand variable stars before the dome was closed to research in 1989."
+)
+CODE = (
+    "def mean(values):\n"
+    '    """The arithmetic mean of a non-empty list."""\n'
+    "    total = sum(values)\n"
+    "    count = len(values)\n"
+    "    if count == 0:\n"
+    "        raise ValueError('mean of an empty list')\n"
+    "    return total / count\n"
+)
+CHAT = (
+    "User: can you move my dentist appointment to Thursday?\n"
+    "Assistant: Sure, I moved it to Thursday at 3pm.\n"
+    "User: and remind me the day before, I always forget\n"
+    "Assistant: Done, a reminder is set for Wednesday at 6pm.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def truncate() -> LoadedCompressor:
+    return load_compressor("truncate", cache_dir=CACHE)
+
+
+def test_import_compress_stays_light() -> None:
+    """`import compress` loads no model library; `from compress import load_compressor` works."""
+    code = "import sys, compress; assert 'torch' not in sys.modules and 'transformers' not in sys.modules; "
+    code += "from compress import load_compressor, CompressResult; print(load_compressor.__module__)"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "compress.compressors.library"
+
+
+def test_truncate_keeps_the_head_within_the_budget(truncate: LoadedCompressor) -> None:
+    r = truncate.compress(PROSE, rate=0.5)
+    assert isinstance(r, CompressResult) and r.status == "compressed"
+    assert r.tokens_after <= round(0.5 * r.tokens_before) and r.tokens_after > 0
+    assert PROSE.startswith(r.compressed)
+    assert "gemma3-270m" in r.tokenizer and r.domain == "nl" and r.seconds >= 0
+    assert truncate.kind == "baseline" and truncate.name == "truncate"
+    by_count = truncate.compress(PROSE, target_tokens=10)
+    assert by_count.tokens_after <= 10 and by_count.tokens_before == r.tokens_before
+
+
+def test_passthrough_cases(truncate: LoadedCompressor) -> None:
+    """Empty text, text within the budget, and a baseline without a budget: the text unchanged."""
+    for text, kwargs in [("", {"rate": 0.5}), ("   \n", {"rate": 0.5}), (PROSE, {"target_tokens": 10_000}), (PROSE, {})]:
+        r = truncate.compress(text, **kwargs)
+        assert r.status == "passthrough" and r.compressed == text
+        assert r.tokens_after == r.tokens_before
+
+
+def test_bad_arguments_say_what_to_do(truncate: LoadedCompressor) -> None:
+    with pytest.raises(CompressError, match="not both"):
+        truncate.compress(PROSE, rate=0.5, target_tokens=10)
+    for rate in (0, 1.5, -0.1):
+        with pytest.raises(CompressError, match=r"\(0, 1\]"):
+            truncate.compress(PROSE, rate=rate)
+    with pytest.raises(CompressError, match="at least 1"):
+        truncate.compress(PROSE, target_tokens=0)
+    with pytest.raises(CompressError, match="choose from"):
+        truncate.compress(PROSE, rate=0.5, domain="poetry")
+    with pytest.raises(CompressError, match="not one string"):
+        truncate.compress_many(PROSE, rate=0.5)  # type: ignore[arg-type]
+    with pytest.raises(CompressError, match="truncate"):
+        load_compressor("no-such-compressor")
+
+
+def test_compress_many_routes_each_text(truncate: LoadedCompressor) -> None:
+    results = truncate.compress_many([PROSE, CODE, CHAT], rate=0.5)
+    assert [r.domain for r in results] == ["nl", "code", "memory"]
+    assert all(r.status == "compressed" for r in results)
+    # a caller's domain wins over the rules
+    assert truncate.compress(CODE, rate=0.5, domain="nl").domain == "nl"
+
+
+def test_selfinfo_uses_each_domains_unit_and_keeps_forced_strings() -> None:
+    with load_compressor("selfinfo", cache_dir=CACHE) as c:
+        code = c.compress(CODE, rate=0.5)
+        # code is routed to domain code, whose unit is the line: every kept line is a whole line
+        assert code.domain == "code" and code.status == "compressed"
+        assert set(code.compressed.splitlines()) <= {line.strip() for line in CODE.splitlines()} | set(
+            CODE.splitlines()
+        )
+        prose = c.compress(PROSE, rate=0.3)
+        dropped = [w for w in dict.fromkeys(PROSE.replace(".", " ").replace(",", " ").split()) if len(w) > 4]
+        dropped = [w for w in dropped if w not in prose.compressed][:2]
+        assert len(dropped) == 2, prose.compressed
+        forced = c.compress(PROSE, rate=0.3, force_tokens=dropped)
+        assert all(w in forced.compressed for w in dropped), (dropped, forced.compressed)
+
+
+def test_trained_run_and_its_package_give_the_same_output(smoke_run: Path, tmp_path: Path) -> None:
+    with load_compressor(smoke_run, engine="llama_cpp", cache_dir=CACHE) as run_c:
+        assert run_c.kind == "generative" and run_c.name == smoke_run.name
+        from_run = run_c.compress_many([PROSE, CODE], target_tokens=24)
+    pkg = tmp_path / "pkg"
+    assert export_main([str(smoke_run), "--package", str(pkg), "--gguf", "--version", "2.1.0"]) == 0
+    # the package stands alone: moved away from the run, it loads and answers the same
+    moved = tmp_path / "elsewhere" / "nl-compressor"
+    shutil.copytree(pkg, moved)
+    shutil.rmtree(pkg)
+    with load_compressor(moved, engine="llama_cpp", cache_dir=CACHE) as pkg_c:
+        assert pkg_c.kind == "generative" and pkg_c.manifest["version"] == "2.1.0"
+        from_pkg = pkg_c.compress_many([PROSE, CODE], target_tokens=24)
+    for a, b in zip(from_run, from_pkg, strict=True):
+        assert a.model_dump(exclude={"seconds"}) == b.model_dump(exclude={"seconds"})
+        assert a.tokens_before > 0 and a.domain in {"nl", "code"}
+    assert [r.domain for r in from_run] == ["nl", "code"]
+
+
+def test_package_manifest_records_the_run(smoke_run: Path, tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    manifest = write_package(smoke_run, pkg, CACHE, version="0.3.0")
+    raw = json.loads((pkg / MANIFEST).read_text())
+    assert raw["format_version"] == 1 and raw["version"] == "0.3.0" and raw["kind"] == "generative"
+    assert raw["base_model"]["name"] == "gemma3-270m"
+    files = {w["path"] for w in raw["weights"]}
+    assert {"adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter/compressor.json"} <= files
+    done = json.loads((smoke_run / "train" / "_DONE.json").read_text())
+    assert raw["fingerprints"]["train"] == done["fingerprint"]
+    summary = json.loads((smoke_run / "evaluate" / "summary.json").read_text())
+    trained = next(m for m in summary["methods"] if m["method"] == "trained")
+    assert raw["metrics"]["token_reduction"] == trained["token_reduction"]
+    assert raw["metrics"]["equivalence_min"] == trained["equivalence_min"]
+    assert raw["config"]["name"] == "smoke" and raw["tokenizer"]["model"] == "local/gemma3-270m"
+    assert set(raw["domains"]) >= {"nl", "code", "memory"} and raw["domains"]["code"]["unit"] == "line"
+    assert (pkg / "summary.json").is_file() and manifest.created
+    # a non-empty dir is kept unless --force
+    with pytest.raises(CompressError, match="--force"):
+        write_package(smoke_run, pkg, CACHE)
+    assert export_main([str(smoke_run), "--package", str(pkg)]) == 2
+    assert write_package(smoke_run, pkg, CACHE, version="0.4.0", force=True).version == "0.4.0"
+    # a damaged weight file is found before anything loads
+    weights = pkg / "adapter" / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
+    with pytest.raises(CompressError, match="does not match its manifest"):
+        read_manifest(pkg)
+    # a package from a newer format is refused with the fix
+    raw["format_version"] = 99
+    (pkg / MANIFEST).write_text(json.dumps(raw))
+    with pytest.raises(CompressError, match="Upgrade compress"):
+        load_compressor(pkg, cache_dir=CACHE)

@@ -1,0 +1,75 @@
+"""The `compress` command as a user runs it (a subprocess): `compress text` on a baseline and on a
+package, from a file and from stdin, text or JSON out, figures on stderr, clear errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from compress.export import main as export_main
+from tests.conftest import CACHE, ROOT
+
+TEXT = (
+    "The observatory on the northern ridge was finished in 1931 after nine years of work. Its main "
+    "telescope, a 72-inch reflector ground by hand in Pittsburgh, was the largest in the country for a "
+    "decade, and astronomers there catalogued more than twelve thousand variable stars.\n"
+)
+
+
+def compress_cli(args: list[str], stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
+    """`python -m compress.cli ARGS` (what the `compress` console script runs), from the repo root."""
+    env = dict(os.environ) | {"PYTHONPATH": str(ROOT), "COMPRESS_CACHE": str(CACHE)}
+    return subprocess.run(
+        [sys.executable, "-m", "compress.cli", *args],
+        input=stdin,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def test_text_from_stdin_and_file(tmp_path: Path) -> None:
+    proc = compress_cli(["text", "truncate", "-", "--rate", "0.5"], stdin=TEXT.encode())
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    out = proc.stdout.decode()
+    assert TEXT.startswith(out.rstrip("\n")) and 0 < len(out) < len(TEXT)
+    err = proc.stderr.decode()
+    assert "compressed" in err and "tokens" in err and "gemma3-270m" in err
+    src = tmp_path / "in.txt"
+    src.write_text(TEXT)
+    proc = compress_cli(["text", "truncate", str(src), "--target-tokens", "12", "--json"])
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["status"] == "compressed" and result["tokens_after"] <= 12 and result["domain"] == "nl"
+    assert set(result) == {"compressed", "tokens_before", "tokens_after", "tokenizer", "domain", "seconds", "status"}
+
+
+def test_clear_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("café crème".encode("latin-1"))
+    proc = compress_cli(["text", "truncate", str(bad), "--rate", "0.5"])
+    assert proc.returncode == 2 and b"not UTF-8" in proc.stderr and b"Traceback" not in proc.stderr
+    proc = compress_cli(["text", "truncate", str(tmp_path / "missing.txt"), "--rate", "0.5"])
+    assert proc.returncode == 2 and b"cannot read" in proc.stderr
+    proc = compress_cli(["text", "nonesuch", "-", "--rate", "0.5"], stdin=b"hello")
+    assert proc.returncode == 2 and b"baseline name" in proc.stderr
+    proc = compress_cli(["text", "truncate", "-", "--rate", "0.5", "--target-tokens", "3"], stdin=b"hello")
+    assert proc.returncode == 2 and b"not allowed with" in proc.stderr  # argparse: one budget only
+    proc = compress_cli(["text", "truncate", "-", "--rate", "2"], stdin=TEXT.encode())
+    assert proc.returncode == 2 and b"(0, 1]" in proc.stderr
+
+
+def test_text_with_a_package(smoke_run: Path, tmp_path: Path) -> None:
+    pkg = tmp_path / "pkg"
+    assert export_main([str(smoke_run), "--package", str(pkg), "--gguf"]) == 0
+    proc = compress_cli(["text", str(pkg), "-", "--target-tokens", "24", "--json"], stdin=TEXT.encode())
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["tokens_before"] > 0 and result["status"] in {"compressed", "passthrough"}
+    if result["status"] == "compressed":
+        assert result["tokens_after"] < result["tokens_before"]
+    assert b"(generative)" in proc.stderr
