@@ -19,7 +19,9 @@ TEXT = (
 )
 
 
-def compress_cli(args: list[str], stdin: bytes | None = None, timeout: float = 600) -> subprocess.CompletedProcess[bytes]:
+def compress_cli(
+    args: list[str], stdin: bytes | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[bytes]:
     """`python -m compress.cli ARGS` (what the `compress` console script runs), from the repo root."""
     env = dict(os.environ) | {"PYTHONPATH": str(ROOT), "COMPRESS_CACHE": str(CACHE)}
     return subprocess.run(
@@ -45,7 +47,15 @@ def test_text_from_stdin_and_file(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]
     result = json.loads(proc.stdout)
     assert result["status"] == "compressed" and result["tokens_after"] <= 12 and result["domain"] == "nl"
-    assert set(result) == {"compressed", "tokens_before", "tokens_after", "tokenizer", "domain", "seconds", "status"}
+    assert set(result) == {
+        "compressed",
+        "tokens_before",
+        "tokens_after",
+        "tokenizer",
+        "domain",
+        "seconds",
+        "status",
+    }
 
 
 def test_clear_errors(tmp_path: Path) -> None:

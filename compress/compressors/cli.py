@@ -48,7 +48,9 @@ def read_text(file: str) -> str:
     try:
         raw = sys.stdin.buffer.read() if file == "-" else Path(file).read_bytes()
     except OSError as exc:
-        raise CompressError(f"{name}: cannot read it ({exc.strerror}). Pass a readable file or - for stdin.") from exc
+        raise CompressError(
+            f"{name}: cannot read it ({exc.strerror}). Pass a readable file or - for stdin."
+        ) from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -133,11 +133,15 @@ class LoadedCompressor:
         if bad:
             raise CompressError(f"texts[{bad[0]}] is {type(texts[bad[0]]).__name__}, not a string.")
         if domain is not None and domain not in self._domains:
-            raise CompressError(f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route).")
+            raise CompressError(
+                f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route)."
+            )
         forced = tuple(str(t) for t in force_tokens if str(t))
         with self._lock:
             if self._closed:
-                raise CompressError(f"compressor {self.name!r} was closed: load it again with load_compressor().")
+                raise CompressError(
+                    f"compressor {self.name!r} was closed: load it again with load_compressor()."
+                )
             jobs = [self._job(t, rate, target_tokens, domain) for t in texts]
             todo = [j for j in jobs if j.result is None]
             if todo:
@@ -213,7 +217,9 @@ def _check_budget(rate: float | None, target_tokens: int | None) -> None:
         raise CompressError(
             f"give rate or target_tokens, not both (rate={rate}, target_tokens={target_tokens})."
         )
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1):
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1
+    ):
         raise CompressError(f"rate={rate!r}: give the share of tokens to keep, a number in (0, 1], e.g. 0.5.")
     if target_tokens is not None and (
         isinstance(target_tokens, bool) or not isinstance(target_tokens, int) or target_tokens < 1
@@ -296,9 +302,7 @@ def _load_package(
     model = target_model or manifest.tokenizer.model
     domains = {name: OmegaConf.create(d) for name, d in manifest.domains.items()} or domain_table(None)
     data = json.loads(manifest.model_dump_json())
-    return _trained(
-        manifest.name, data, path / manifest.adapter_dir, cache, engine, device, model, domains
-    )
+    return _trained(manifest.name, data, path / manifest.adapter_dir, cache, engine, device, model, domains)
 
 
 def _trained(

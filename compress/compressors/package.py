@@ -180,7 +180,9 @@ def write_package(
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / ADAPTER_DIR).mkdir(parents=True)
     weights = []
-    for src in sorted(p for p in adapter.rglob("*") if p.is_file() and not p.name.endswith((".lock", ".tmp"))):
+    for src in sorted(
+        p for p in adapter.rglob("*") if p.is_file() and not p.name.endswith((".lock", ".tmp"))
+    ):
         rel = src.relative_to(adapter)
         dst = tmp / ADAPTER_DIR / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -223,7 +225,9 @@ def read_manifest(pkg: Path, verify: bool = True) -> PackageManifest:
     try:
         raw = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise CompressError(f"{path}: not a readable package manifest ({exc}). Re-export the package.") from exc
+        raise CompressError(
+            f"{path}: not a readable package manifest ({exc}). Re-export the package."
+        ) from exc
     fmt = raw.get("format_version") if isinstance(raw, dict) else None
     if not isinstance(fmt, int) or fmt > FORMAT_VERSION:
         raise CompressError(

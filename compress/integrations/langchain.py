@@ -49,7 +49,9 @@ class CompressDocumentCompressor(BaseDocumentCompressor):
     force_tokens: list[str] = Field(default_factory=list)
 
     @classmethod
-    def load(cls, spec: str | Path, *, engine: str = "auto", device: str = "cpu", **fields: Any) -> CompressDocumentCompressor:
+    def load(
+        cls, spec: str | Path, *, engine: str = "auto", device: str = "cpu", **fields: Any
+    ) -> CompressDocumentCompressor:
         """`load_compressor(spec)` wrapped as a document compressor; `fields` set the budget and the rest."""
         return cls(compressor=load_compressor(spec, engine=engine, device=device), **fields)
 

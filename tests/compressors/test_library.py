@@ -68,7 +68,12 @@ def test_truncate_keeps_the_head_within_the_budget(truncate: LoadedCompressor) -
 
 def test_passthrough_cases(truncate: LoadedCompressor) -> None:
     """Empty text, text within the budget, and a baseline without a budget: the text unchanged."""
-    for text, kwargs in [("", {"rate": 0.5}), ("   \n", {"rate": 0.5}), (PROSE, {"target_tokens": 10_000}), (PROSE, {})]:
+    for text, kwargs in [
+        ("", {"rate": 0.5}),
+        ("   \n", {"rate": 0.5}),
+        (PROSE, {"target_tokens": 10_000}),
+        (PROSE, {}),
+    ]:
         r = truncate.compress(text, **kwargs)
         assert r.status == "passthrough" and r.compressed == text
         assert r.tokens_after == r.tokens_before
@@ -140,7 +145,11 @@ def test_package_manifest_records_the_run(smoke_run: Path, tmp_path: Path) -> No
     assert raw["format_version"] == 1 and raw["version"] == "0.3.0" and raw["kind"] == "generative"
     assert raw["base_model"]["name"] == "gemma3-270m"
     files = {w["path"] for w in raw["weights"]}
-    assert {"adapter/adapter_model.safetensors", "adapter/adapter_config.json", "adapter/compressor.json"} <= files
+    assert {
+        "adapter/adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "adapter/compressor.json",
+    } <= files
     done = json.loads((smoke_run / "train" / "_DONE.json").read_text())
     assert raw["fingerprints"]["train"] == done["fingerprint"]
     summary = json.loads((smoke_run / "evaluate" / "summary.json").read_text())

@@ -23,7 +23,7 @@ from compress.data.domains import classify, sub_domain
         ("[09:14] Ana: the build is red again\n[09:15] Bob: on it\n[09:20] Ana: thanks\n", "memory"),
         # code that is not Python: braces and semicolons
         ("function add(a, b) {\n  const s = a + b;\n  return s;\n}\n", "code"),
-        ("#include <stdio.h>\nint main(void) {\n    printf(\"hi\\n\");\n    return 0;\n}\n", "code"),
+        ('#include <stdio.h>\nint main(void) {\n    printf("hi\\n");\n    return 0;\n}\n', "code"),
         # prose with labels is still prose: a docstring's sections, a list of `Label: value` lines
         ("Open a file.\n\nArgs:\n    path: the file to open\n    mode: how to open it\n", "nl"),
         ("Note: the meeting moved.\nLocation: room 4.\n", "nl"),

@@ -27,7 +27,11 @@ DOCS = [
         metadata={"source": "stats.py"},
         id="b",
     ),
-    Document(page_content="Bread is baked from flour, water, salt and yeast.", metadata={"source": "food.txt"}, id="c"),
+    Document(
+        page_content="Bread is baked from flour, water, salt and yeast.",
+        metadata={"source": "food.txt"},
+        id="c",
+    ),
 ]
 
 
@@ -37,7 +41,9 @@ class WordOverlapRetriever(BaseRetriever):
     docs: list[Document]
     k: int = 2
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
         words = set(query.lower().split())
         scored = [(len(words & set(d.page_content.lower().split())), d) for d in self.docs]
         return [d for n, d in sorted(scored, key=lambda x: -x[0]) if n][: self.k]
@@ -67,7 +73,9 @@ def test_contextual_compression_retriever_compresses_what_it_retrieves(
     assert seen == [query]  # the retriever's query reaches the library as query=
     assert [d.id for d in out] == ["a"]
     (doc,) = out
-    assert DOCS[0].page_content.startswith(doc.page_content) and len(doc.page_content) < len(DOCS[0].page_content)
+    assert DOCS[0].page_content.startswith(doc.page_content) and len(doc.page_content) < len(
+        DOCS[0].page_content
+    )
     stats = doc.metadata["compress"]
     assert doc.metadata["source"] == "history.txt" and stats["status"] == "compressed"
     assert stats["tokens_after"] <= round(0.5 * stats["tokens_before"]) and stats["domain"] == "nl"
