@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from compress.data.corpora import load_samples
-from compress.data.domains import classify, sub_domain
+from compress.data.domains import classify, domain_table, sub_domain
 
 
 @pytest.mark.parametrize(
@@ -56,3 +56,25 @@ def test_mixed_corpus_is_routed_by_the_classifier() -> None:
     assert sub_domain(mixed, "code").name == "code"
     plain = OmegaConf.create({"name": "nl"})
     assert sub_domain(plain, "code") is plain
+
+
+def test_domain_table_takes_each_domains_settings_from_the_run() -> None:
+    """Defaults from conf/domain/, overridden by a run's domain: each part of a mixed one, or its one domain."""
+    defaults = domain_table(None)
+    assert set(defaults) == {"nl", "code", "memory"}
+    assert defaults["code"].unit == "line" and defaults["nl"].unit == "word"
+    assert "code" in defaults["code"].instruction.lower()  # ${prompt:code} resolved
+    mixed = OmegaConf.create(
+        {
+            "name": "mixed",
+            "parts": {
+                "code": {"name": "code", "unit": "word", "protect_patterns": ["^def "]},
+                "nl": {"name": "nl", "unit": "line"},
+            },
+        }
+    )
+    table = domain_table(mixed)
+    assert table["code"].unit == "word" and list(table["code"].protect_patterns) == ["^def "]
+    assert table["nl"].unit == "line" and table["memory"].unit == defaults["memory"].unit
+    single = domain_table(OmegaConf.create({"name": "memory", "unit": "line"}))
+    assert single["memory"].unit == "line" and single["code"].unit == "line" and single["nl"].unit == "word"

@@ -1,0 +1,103 @@
+"""transformers + PEFT LoRA, CPU or CUDA.
+
+Gemma 3's 262k-entry LM head dominates the compute, so logits are computed only at the
+positions whose next token is part of the completion (the loss needs nothing else).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from compress.backends.base import (
+    Budget,
+    cuda_free,
+    device_requirements,
+    ram_bytes,
+)
+from compress.backends.common import (
+    LocalAdapterLoading,
+    StepLog,
+    batches,
+    examples_or_raise,
+    lr_factor,
+    optimizer_step,
+    peft_lora_config,
+    progress_bar,
+    resolve_device,
+    weighted_completion_loss,
+)
+from compress.compressors.generative import save_meta
+from compress.models.base import load_base
+
+
+def train(
+    cfg: Any,
+    rows: list[dict[str, Any]],
+    out_dir: Path,
+    cache_dir: Path,
+    log: Callable[[dict[str, Any], int], None],
+) -> dict[str, Any]:
+    """Train a LoRA adapter on weighted rows (`original`, `compressed`, `weight`); save it to out_dir/adapter."""
+    import torch
+    from peft import get_peft_model
+
+    torch.manual_seed(int(cfg.seed))
+    if cfg.backend.threads:
+        torch.set_num_threads(int(cfg.backend.threads))
+    device = resolve_device(str(cfg.backend.device))
+    tok, base, chat_format = load_base(cfg.model, cache_dir, device, str(cfg.backend.dtype))
+    examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
+    lora = cfg.train.lora
+    model = get_peft_model(
+        base,
+        peft_lora_config(lora),
+    )
+    model.train()
+    inner = model.get_base_model()
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=float(cfg.train.lr), weight_decay=0.0)
+    steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
+    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    steps_log = StepLog(log)
+    with progress_bar("train") as progress:
+        task = progress.add_task("train", total=steps, loss=float("nan"))
+        for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
+            t0 = time.perf_counter()
+            loss, n_target = weighted_completion_loss(inner, batch, pad, device)
+            lr = opt.param_groups[0]["lr"]  # this step's rate: the scheduler moves it on in optimizer_step
+            optimizer_step(loss, params, opt, sched)
+            dt = time.perf_counter() - t0
+            steps_log.record(step, batch, float(loss.item()), dt, lr=lr, target_tokens=n_target)
+            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
+    steps_log.stop()
+    adapter = out_dir / "adapter"
+    model.save_pretrained(str(adapter))
+    save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="torch")
+    return steps_log.result(examples, dropped, device=device, trainable_params=sum(p.numel() for p in params))
+
+
+class TorchBackend(LocalAdapterLoading):
+    """transformers + PEFT on this machine's CPU or CUDA GPU."""
+
+    name = "torch"
+    train = staticmethod(train)
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """A CUDA GPU when `backend.device=cuda`; nothing else (torch is a core dependency)."""
+        return device_requirements(cfg)
+
+    def memory_budget(self, cfg: Any) -> Budget:
+        """Free VRAM when it trains on CUDA, else available RAM."""
+        dtype = str(cfg.backend.get("dtype") or "float32")
+        device = str(cfg.backend.get("device") or "auto")
+        free = cuda_free() if device in {"auto", "cuda"} else None
+        if free is not None:
+            return Budget(self.name, "cuda", free, dtype)
+        return Budget(self.name, "cpu", ram_bytes(available=True), dtype)
+
+
+BACKEND = TorchBackend()

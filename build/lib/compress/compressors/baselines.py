@@ -1,0 +1,184 @@
+"""Baselines every trained compressor is compared with, held to the same token budget: a registry by name.
+
+- `identity`: the original text;
+- `truncate`: the longest prefix within the budget, by the target model's tokenizer (keeps the head);
+- `tail`: the longest suffix within the budget (keeps the end): beside `truncate` it shows whether a
+  validator favours the head of a text;
+- `random`: words dropped at random (seeded per text) until the rest fits the budget, order kept;
+- `selfinfo`: the extractive self-information method (Selective Context) under the bundled model.
+
+A new baseline is a class implementing `compress.compressors.base.Compressor` and an entry in `BASELINES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from compress.compressors.base import Compressed, Compressor, Request
+from compress.errors import CompressError
+from compress.llm.tokens import TokenCounter, largest_prefix
+from compress.models.bundled import LOCAL_MODELS
+from compress.teachers.extractive import split_units
+from compress.teachers.selfinfo import SelfInfoTeacher
+
+
+@dataclass
+class BaselineContext:
+    """What a baseline may need: the target model's token counter, the model cache, the scoring model."""
+
+    counter: TokenCounter
+    cache_dir: Path
+    scoring_model: str = next(iter(LOCAL_MODELS))
+    seed: int = 0
+
+
+def _timed(fn: Callable[[Request], str], requests: Sequence[Request]) -> list[Compressed]:
+    out = []
+    for r in requests:
+        t0 = time.perf_counter()
+        text = fn(r)
+        out.append(Compressed(text, time.perf_counter() - t0))
+    return out
+
+
+class Identity:
+    """The original text, unchanged."""
+
+    name = "identity"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.ctx = ctx
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Every text as it is."""
+        return _timed(lambda r: r.text, requests)
+
+
+class Truncate:
+    """The longest prefix of the text within the budget (the head of the text)."""
+
+    name = "truncate"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter = ctx.counter
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text cut to its `target_tokens` by the target model's tokenizer."""
+        return _timed(lambda r: self.counter.truncate(r.text, _budget(r)), requests)
+
+
+class Tail:
+    """The longest suffix of the text within the budget (the end of the text)."""
+
+    name = "tail"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter = ctx.counter
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text's end, cut to its `target_tokens` by the target model's tokenizer."""
+        return _timed(lambda r: self.counter.tail(r.text, _budget(r)), requests)
+
+
+class RandomWords:
+    """Words dropped at random until the rest fits the budget; the kept words stay in order.
+
+    The draw is seeded by the baseline's seed and the text, so a rerun (or another method's row at the
+    same budget) drops the same words."""
+
+    name = "random"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter, self.seed = ctx.counter, ctx.seed
+
+    def _one(self, r: Request) -> str:
+        spans = split_units(r.text, "word")
+        order = list(range(len(spans)))
+        random.Random(f"{self.seed}:{hashlib.sha256(r.text.encode()).hexdigest()}").shuffle(order)
+
+        def text_of(k: int) -> str:
+            keep = sorted(order[:k])
+            return "".join(r.text[spans[i][0] : spans[i][1]] for i in keep).strip()
+
+        k = largest_prefix(len(spans), lambda k: self.counter.count(text_of(k)), _budget(r))
+        return text_of(k)
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text with the most random words it can keep within its `target_tokens`."""
+        return _timed(self._one, requests)
+
+
+class SelfInfo:
+    """The extractive self-information method (Selective Context) held to a token budget.
+
+    A text's tokens are scored once (one forward pass of the bundled model) and selected at every
+    budget asked; each result's seconds are what one call costs: the scoring plus the selection."""
+
+    name = "selfinfo"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.ctx = ctx
+        self._teacher: SelfInfoTeacher | None = None
+        self._scored: dict[str, tuple[list[tuple[int, int]], list[float], float]] = {}
+
+    def _scorer(self) -> SelfInfoTeacher:
+        if self._teacher is None:  # loaded on first use only: a run without this baseline never pays for it
+            self._teacher = SelfInfoTeacher(
+                self.ctx.scoring_model, self.ctx.cache_dir, rate=1.0, unit="word", protect=[]
+            )
+        return self._teacher
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text's most informative units (words, or lines for code) within its `target_tokens`."""
+        teacher = self._scorer()
+        out = []
+        for r in requests:
+            if r.text not in self._scored:
+                t0 = time.perf_counter()
+                offsets, surprisal = teacher.token_surprisal(r.text)
+                self._scored[r.text] = (offsets, surprisal, time.perf_counter() - t0)
+            offsets, surprisal, scoring_s = self._scored[r.text]
+            t0 = time.perf_counter()
+            teacher.target_tokens = max(1, _budget(r))
+            unit = str(r.domain.unit) if r.domain is not None else "word"
+            # the caller's forced strings are kept whatever their information (the domain's protected
+            # patterns are the teacher's business, not the baseline's: it stays the plain method)
+            forced = [re.escape(t) for t in r.force_tokens]
+            text = teacher.select(r.text, offsets, surprisal, unit, forced)
+            out.append(Compressed(text, scoring_s + time.perf_counter() - t0))
+        return out
+
+
+def _budget(r: Request) -> int:
+    if r.target_tokens is None:
+        raise CompressError("a baseline needs a token budget: give each request target_tokens.")
+    return int(r.target_tokens)
+
+
+BASELINES: dict[str, Callable[[BaselineContext], Compressor]] = {
+    "identity": Identity,
+    "truncate": Truncate,
+    "tail": Tail,
+    "random": RandomWords,
+    "selfinfo": SelfInfo,
+}
+
+
+def make_baseline(name: str, ctx: BaselineContext) -> Compressor:
+    """The baseline called `name` (a clear error naming the ones there are)."""
+    if name not in BASELINES:
+        raise CompressError(f"evaluate: unknown baseline {name!r}; choose from {sorted(BASELINES)}.")
+    return BASELINES[name](ctx)
+
+
+def scoring_model(teacher_cfg: Any) -> str:
+    """The bundled model the selfinfo baseline scores with: the teacher's when it is bundled, else the first."""
+    name = teacher_cfg.get("model")
+    return str(name) if name in LOCAL_MODELS else next(iter(LOCAL_MODELS))

@@ -1,0 +1,322 @@
+"""The compressor as a library: load a trained run, a package or a baseline by name, then compress.
+
+    from compress import load_compressor
+    c = load_compressor("outputs/runs/2026-..._default")     # a run dir (its train/adapter)
+    c = load_compressor("packages/nl-v1")                     # a package (python -m compress.export RUN --package DIR)
+    c = load_compressor("truncate")                           # a baseline by name
+    r = c.compress(text, rate=0.5, query="...")               # -> CompressResult
+
+Tokens are counted by the target model's own tokenizer (the run's `tokens.model`, else its first
+validator; the bundled Gemma's for a baseline unless `target_model` names another) and the result
+names it. A text is routed to a domain (`compress.data.domains.classify`) unless the caller names
+one, and compressed with that domain's settings from the run's config (or conf/domain/ for a
+baseline). A text comes back unchanged with status `passthrough` when it is empty, already within
+the budget, has no budget for a compressor that needs one (a baseline), or when the compressor's
+output is no shorter than the text.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+from pydantic import BaseModel
+
+from compress.compressors.base import Compressor, Request
+from compress.compressors.baselines import BASELINES, BaselineContext
+from compress.compressors.export import default_cache, find_adapter
+from compress.compressors.generative import read_meta
+from compress.compressors.package import (
+    DEFAULT_TARGET,
+    MANIFEST,
+    read_manifest,
+    run_config,
+    run_dir_of,
+    target_model_of,
+)
+from compress.compressors.trained import load_trained
+from compress.data.domains import classify, domain_table
+from compress.errors import CompressError
+from compress.llm.tokens import TokenCounter
+
+
+class CompressResult(BaseModel):
+    """One compressed text and what compression did (the HTTP API uses the same fields)."""
+
+    compressed: str
+    tokens_before: int
+    tokens_after: int
+    tokenizer: str  # which tokenizer counted
+    domain: str  # the routed (or given) domain
+    seconds: float
+    status: Literal["compressed", "passthrough"]
+
+
+@dataclass
+class _Job:
+    """One text on its way through `compress_many`: its budget, domain and (once known) result."""
+
+    text: str
+    domain: str
+    tokens_before: int
+    target: int | None
+    t0: float
+    prep_s: float = 0.0  # routing and counting before the compressor ran
+    result: CompressResult | None = None
+
+
+class LoadedCompressor:
+    """A compressor ready to use: `compress` one text, `compress_many` a batch, `close` when done.
+
+    Calls are serialised by a lock: a model and its tokenizer are not safe to share between threads."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        manifest: dict[str, Any],
+        compressor: Compressor,
+        counter: TokenCounter,
+        domains: dict[str, DictConfig],
+        needs_budget: bool,
+    ) -> None:
+        self.name, self.kind, self.manifest = name, kind, manifest
+        self._compressor, self._counter, self._domains = compressor, counter, domains
+        # a baseline has no length of its own: without a budget it has nothing to do
+        self._needs_budget = needs_budget
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @property
+    def tokenizer(self) -> str:
+        """The name of the tokenizer that counts every result's tokens."""
+        return str(self._counter.name)
+
+    @property
+    def domains(self) -> list[str]:
+        """The domain names a caller may pass as `domain=`."""
+        return sorted(self._domains)
+
+    def compress(
+        self,
+        text: str,
+        rate: float | None = None,
+        target_tokens: int | None = None,
+        query: str | None = None,
+        domain: str | None = None,
+        force_tokens: Sequence[str] = (),
+    ) -> CompressResult:
+        """Compress one text to `rate` of its tokens or to `target_tokens` (at most one of the two)."""
+        return self.compress_many([text], rate, target_tokens, query, domain, force_tokens)[0]
+
+    def compress_many(
+        self,
+        texts: Sequence[str],
+        rate: float | None = None,
+        target_tokens: int | None = None,
+        query: str | None = None,
+        domain: str | None = None,
+        force_tokens: Sequence[str] = (),
+    ) -> list[CompressResult]:
+        """Compress a batch (one call into the compressor for every text that needs it); one result per
+        text, in order. The budget, query, domain and forced strings apply to every text."""
+        _check_budget(rate, target_tokens)
+        if isinstance(texts, str):
+            raise CompressError("compress_many takes a list of texts, not one string: use compress(text).")
+        bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+        if bad:
+            raise CompressError(f"texts[{bad[0]}] is {type(texts[bad[0]]).__name__}, not a string.")
+        if domain is not None and domain not in self._domains:
+            raise CompressError(
+                f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route)."
+            )
+        forced = tuple(str(t) for t in force_tokens if str(t))
+        with self._lock:
+            if self._closed:
+                raise CompressError(
+                    f"compressor {self.name!r} was closed: load it again with load_compressor()."
+                )
+            jobs = [self._job(t, rate, target_tokens, domain) for t in texts]
+            todo = [j for j in jobs if j.result is None]
+            if todo:
+                done = self._compressor.compress_many(
+                    [Request(j.text, j.target, self._domains[j.domain], query, forced) for j in todo]
+                )
+                for j, out in zip(todo, done, strict=True):
+                    j.result = self._finish(j, out.text, out.seconds)
+        return [j.result for j in jobs if j.result is not None]
+
+    def _job(self, text: str, rate: float | None, target_tokens: int | None, domain: str | None) -> _Job:
+        t0 = time.perf_counter()
+        name = domain or classify(text)
+        if not text.strip():
+            job = _Job(text, name, 0, None, t0)
+            job.result = self._passthrough(job)
+            return job
+        n = self._counter.count(text)
+        target = target_tokens if target_tokens is not None else (max(1, round(rate * n)) if rate else None)
+        job = _Job(text, name, n, target, t0, time.perf_counter() - t0)
+        if (target is not None and n <= target) or (target is None and self._needs_budget):
+            job.result = self._passthrough(job)
+        return job
+
+    def _passthrough(self, job: _Job) -> CompressResult:
+        return CompressResult(
+            compressed=job.text,
+            tokens_before=job.tokens_before,
+            tokens_after=job.tokens_before,
+            tokenizer=self.tokenizer,
+            domain=job.domain,
+            seconds=time.perf_counter() - job.t0,
+            status="passthrough",
+        )
+
+    def _finish(self, job: _Job, text: str, compressor_s: float) -> CompressResult:
+        t0 = time.perf_counter()
+        after = self._counter.count(text)
+        # this text's own time: its routing and counting, and its share of the compressor's batch
+        seconds = job.prep_s + compressor_s + time.perf_counter() - t0
+        if after >= job.tokens_before:  # no shorter: the original serves the caller better
+            return self._passthrough(job).model_copy(update={"seconds": seconds})
+        return CompressResult(
+            compressed=text,
+            tokens_before=job.tokens_before,
+            tokens_after=after,
+            tokenizer=self.tokenizer,
+            domain=job.domain,
+            seconds=seconds,
+            status="compressed",
+        )
+
+    def close(self) -> None:
+        """Free the model (llama.cpp's context; transformers' weights go with the object)."""
+        with self._lock:
+            close = getattr(self._compressor, "close", None)
+            if callable(close) and not self._closed:
+                close()
+            self._closed = True
+
+    def __enter__(self) -> LoadedCompressor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LoadedCompressor(name={self.name!r}, kind={self.kind!r}, tokenizer={self.tokenizer!r})"
+
+
+def _check_budget(rate: float | None, target_tokens: int | None) -> None:
+    if rate is not None and target_tokens is not None:
+        raise CompressError(
+            f"give rate or target_tokens, not both (rate={rate}, target_tokens={target_tokens})."
+        )
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1
+    ):
+        raise CompressError(f"rate={rate!r}: give the share of tokens to keep, a number in (0, 1], e.g. 0.5.")
+    if target_tokens is not None and (
+        isinstance(target_tokens, bool) or not isinstance(target_tokens, int) or target_tokens < 1
+    ):
+        raise CompressError(f"target_tokens={target_tokens!r}: give a whole number of tokens, at least 1.")
+
+
+def load_compressor(
+    spec: str | Path,
+    *,
+    engine: str = "auto",
+    device: str = "cpu",
+    cache_dir: Path | None = None,
+    target_model: str | None = None,
+) -> LoadedCompressor:
+    """A compressor from a run dir (with train/adapter), a package dir (manifest.json) or a baseline name
+    (identity, truncate, tail, random, selfinfo).
+
+    `engine` (the generative kind): auto | llama_cpp | transformers; `device`: torch's device for
+    transformers; `target_model`: the LiteLLM model whose tokenizer counts (default: the run's or
+    package's target model, else the bundled Gemma's)."""
+    cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        if (path / MANIFEST).is_file():
+            return _load_package(path, cache, engine, device, target_model)
+        return _load_run(path, cache, engine, device, target_model)
+    name = str(spec)
+    if name in BASELINES:
+        return _load_baseline(name, cache, target_model)
+    raise CompressError(
+        f"{spec!r} is neither a directory nor a baseline name. Pass a run dir (outputs/runs/<run> with "
+        f"train/adapter), a package dir (python -m compress.export RUN --package DIR) or one of {sorted(BASELINES)}."
+    )
+
+
+def _counter(model: str, cache: Path) -> TokenCounter:
+    return TokenCounter(model, cache)
+
+
+def _dtype(device: str) -> str:
+    # on an accelerator half precision; on a CPU float32 (bfloat16 matmuls there are slow)
+    return "float32" if device == "cpu" else "bfloat16"
+
+
+def _load_baseline(name: str, cache: Path, target_model: str | None) -> LoadedCompressor:
+    model = target_model or DEFAULT_TARGET
+    counter = _counter(model, cache)
+    compressor = BASELINES[name](BaselineContext(counter, cache))
+    doc = (type(compressor).__doc__ or "").strip().split("\n")[0]
+    manifest = {"kind": "baseline", "name": name, "description": doc, "tokenizer": {"model": model}}
+    # identity is a baseline too, but asks for no budget: it passes every text through
+    return LoadedCompressor(name, "baseline", manifest, compressor, counter, domain_table(None), True)
+
+
+def _load_run(
+    path: Path, cache: Path, engine: str, device: str, target_model: str | None
+) -> LoadedCompressor:
+    adapter = find_adapter(path)
+    run_dir = run_dir_of(adapter)
+    cfg = run_config(run_dir)
+    meta = read_meta(adapter)
+    model = target_model or target_model_of(cfg)
+    domains = domain_table(cfg.domain if cfg is not None else None, str(run_dir / ".hydra" / "config.yaml"))
+    manifest = {
+        "kind": str(meta.get("kind", "generative")),
+        "name": run_dir.name,
+        "run_dir": str(run_dir),
+        "adapter": str(adapter),
+        "base_model": meta.get("model"),
+        "tokenizer": {"model": model},
+    }
+    return _trained(run_dir.name, manifest, adapter, cache, engine, device, model, domains)
+
+
+def _load_package(
+    path: Path, cache: Path, engine: str, device: str, target_model: str | None
+) -> LoadedCompressor:
+    manifest = read_manifest(path)
+    model = target_model or manifest.tokenizer.model
+    domains = {name: OmegaConf.create(d) for name, d in manifest.domains.items()} or domain_table(None)
+    data = json.loads(manifest.model_dump_json())
+    return _trained(manifest.name, data, path / manifest.adapter_dir, cache, engine, device, model, domains)
+
+
+def _trained(
+    name: str,
+    manifest: dict[str, Any],
+    adapter: Path,
+    cache: Path,
+    engine: str,
+    device: str,
+    model: str,
+    domains: dict[str, DictConfig],
+) -> LoadedCompressor:
+    compressor = load_trained(adapter, cache, device, _dtype(device), engine)
+    manifest = manifest | {"engine": str(getattr(compressor, "engine", engine))}
+    return LoadedCompressor(
+        name, str(manifest["kind"]), manifest, compressor, _counter(model, cache), domains, False
+    )

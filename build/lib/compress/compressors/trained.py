@@ -1,0 +1,66 @@
+"""Loading what the train stage wrote: the adapter's metadata names the backend that loads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from compress.backends import get_backend
+from compress.compressors.base import Compressor
+from compress.compressors.export import ensure_gguf
+from compress.compressors.generative import LlamaCppGenerative, read_meta
+from compress.errors import CompressError
+from compress.models.bundled import LOCAL_MODELS, gguf_path
+from compress.models.engines import resolve_engine
+
+_console = Console(stderr=True)
+
+
+def llama_cpp_unfit(meta: dict[str, Any]) -> str | None:
+    """Why a generative adapter cannot run under llama.cpp here (None when it can): llama.cpp needs
+    the base model as GGUF (the bundled models) and the adapter's weights on this machine."""
+    model = meta.get("model") or {}
+    if model.get("source") != "gguf_package" or model.get("name") not in LOCAL_MODELS:
+        return f"its base model {model.get('hf_id') or model.get('name')} has no GGUF here (only the bundled models do)"
+    if meta.get("remote"):
+        return f"its weights stayed remote (backend={meta.get('backend')}, backend.download=false)"
+    return None
+
+
+def load_trained(
+    adapter_dir: Path,
+    cache_dir: Path,
+    device: str = "cpu",
+    dtype: str = "float32",
+    engine: str = "auto",
+) -> Compressor:
+    """The trained compressor in `adapter_dir`.
+
+    `engine` (the generative kind): `llama_cpp` runs the base GGUF with the adapter exported as a GGUF
+    LoRA (once, cached beside it); `transformers` loads it through the backend that trained it; `auto`
+    takes llama.cpp when it is installed and the base model is bundled, else transformers."""
+    chosen = resolve_engine(engine, setting="engine")
+    meta = read_meta(adapter_dir)
+    generative = meta.get("kind", "generative") == "generative"
+    if not generative and engine == "llama_cpp":
+        raise CompressError(
+            f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {meta['kind']!r}."
+        )
+    if generative and chosen == "llama_cpp":
+        why = llama_cpp_unfit(meta)
+        if why is None:
+            try:
+                return LlamaCppGenerative(
+                    gguf_path(str(meta["model"]["name"]), cache_dir),
+                    ensure_gguf(adapter_dir, cache_dir),
+                    str(meta["chat_format"]),
+                    str(meta["instruction"]),
+                )
+            except CompressError as exc:  # e.g. an adapter the GGUF export refuses
+                why = str(exc)
+        if engine == "llama_cpp":
+            raise CompressError(f"{adapter_dir}: engine=llama_cpp cannot run this adapter: {why}.")
+        _console.print(f"[yellow]{adapter_dir}: transformers, not llama.cpp: {why}[/]")
+    return get_backend(str(meta.get("backend", "torch"))).load(adapter_dir, meta, cache_dir, device, dtype)

@@ -1,0 +1,1 @@
+"""Data: the corpora (the standard library, user files), domain routing, seed amplification."""

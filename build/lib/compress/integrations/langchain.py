@@ -1,0 +1,80 @@
+"""LangChain: a compressor as a `BaseDocumentCompressor`, for `ContextualCompressionRetriever` and any
+chain that post-processes retrieved documents (the optional extra: pip install 'compress[langchain]').
+
+    from langchain_classic.retrievers import ContextualCompressionRetriever
+    from compress.integrations.langchain import CompressDocumentCompressor
+
+    retriever = ContextualCompressionRetriever(
+        base_compressor=CompressDocumentCompressor.load("packages/nl-v1", rate=0.5),
+        base_retriever=vectorstore.as_retriever(),
+    )
+
+Each document's text is compressed with the retriever's query passed as `query=`; its metadata keeps
+what it had, plus `compress`: the result's figures (tokens before and after, tokenizer, domain,
+seconds, status). The documents of one call are compressed as one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ConfigDict, Field
+
+from compress.compressors.library import LoadedCompressor, load_compressor
+from compress.errors import MissingRequirement
+
+try:
+    from langchain_core.callbacks import Callbacks
+    from langchain_core.documents import BaseDocumentCompressor, Document
+except ImportError as exc:  # the extra is not installed: say how to get it
+    raise MissingRequirement(
+        "compress.integrations.langchain needs langchain-core: pip install 'compress[langchain]'."
+    ) from exc
+
+
+class CompressDocumentCompressor(BaseDocumentCompressor):
+    """Compresses retrieved documents with a loaded compressor (a package, a run dir or a baseline).
+
+    `rate` or `target_tokens` (at most one) is the budget of each document; `domain` None routes each
+    by rules; `force_tokens` must survive."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    compressor: LoadedCompressor
+    rate: float | None = 0.5
+    target_tokens: int | None = None
+    domain: str | None = None
+    force_tokens: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def load(
+        cls, spec: str | Path, *, engine: str = "auto", device: str = "cpu", **fields: Any
+    ) -> CompressDocumentCompressor:
+        """`load_compressor(spec)` wrapped as a document compressor; `fields` set the budget and the rest."""
+        return cls(compressor=load_compressor(spec, engine=engine, device=device), **fields)
+
+    def compress_documents(
+        self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None
+    ) -> Sequence[Document]:
+        """The documents compressed for `query`, in order, with the figures in `metadata["compress"]`."""
+        docs = list(documents)
+        if not docs:
+            return []
+        results = self.compressor.compress_many(
+            [d.page_content for d in docs],
+            rate=self.rate if self.target_tokens is None else None,
+            target_tokens=self.target_tokens,
+            query=query or None,
+            domain=self.domain,
+            force_tokens=self.force_tokens,
+        )
+        return [
+            Document(
+                page_content=r.compressed,
+                metadata={**d.metadata, "compress": r.model_dump(exclude={"compressed"})},
+                id=d.id,
+            )
+            for d, r in zip(docs, results, strict=True)
+        ]

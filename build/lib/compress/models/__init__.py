@@ -1,0 +1,1 @@
+"""Base models: the bundled GGUF model, loading a configured base, and `model=auto`."""

@@ -1,0 +1,33 @@
+"""The entry point: `python -m compress.run [+experiment=NAME] [overrides]` (and `-m` for sweeps).
+
+Thin on purpose (as lightning-hydra-template's train.py): Hydra composes the config, and
+`compress.pipeline.job.run_job` runs the pipeline and returns `optimize.metric` (see
+compress/sweeps/objective.py), which is what an Optuna sweep optimises. The task function refers to
+importable names only, so parallel launchers (joblib, submitit, Ray) can pickle it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+# before the libraries below read them at import
+os.environ.setdefault("WANDB_SILENT", "true")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+# Deprecation chatter from transformers/peft internals, not from this code.
+warnings.filterwarnings("ignore", category=FutureWarning)
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from compress.pipeline.job import run_job  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> float | list[float] | None:
+    """Run one job of the pipeline; returns `optimize.metric` (NaN for a failed sweep job)."""
+    return run_job(cfg)
+
+
+if __name__ == "__main__":
+    main()
