@@ -1,1 +1,0 @@
-"""Data: the corpora (the standard library, user files), domain routing, seed amplification."""
