@@ -18,10 +18,10 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import litellm
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -47,6 +47,8 @@ FINAL: tuple[type[BaseException], ...] = (
     litellm.PermissionDeniedError,
     litellm.ContextWindowExceededError,
 )
+
+T = TypeVar("T")
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -314,7 +316,7 @@ class LLMSession:
         return asyncio.run(self.chat_many(requests, label))
 
 
-def _endpoint_kwargs(model: str, endpoints: Mapping[str, Any]) -> dict[str, Any]:
+def endpoint_kwargs(model: str, endpoints: Mapping[str, Any]) -> dict[str, Any]:
     """api_base and api_key for a model served by a configured OpenAI-compatible server."""
     ep = endpoints.get(model)
     if not ep:
@@ -324,40 +326,63 @@ def _endpoint_kwargs(model: str, endpoints: Mapping[str, Any]) -> dict[str, Any]
     return {"api_base": ep["api_base"], "api_key": os.environ.get(env, "") if env else "no-key-needed"}
 
 
-async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatResult:
+def backoff_s(settings: LLMSettings, attempt: int) -> float:
+    """Seconds to wait after failed attempt number `attempt` (1-based): exponential, with jitter."""
+    return settings.base_delay_s * 2 ** (attempt - 1) * (1 + random.random() * 0.25)
+
+
+async def with_retries(call: Callable[[], Awaitable[T]], settings: LLMSettings) -> tuple[T, int]:
+    """`await call()` until it succeeds, retrying the failures in RETRYABLE (but not FINAL) up to
+    `settings.max_retries` times with backoff; returns its result and the attempts it took.
+
+    The last failure is raised as it is: the caller words the error for its own audience."""
     attempt = 0
-    endpoint = _endpoint_kwargs(req.model, settings.endpoints)
     while True:
         attempt += 1
         try:
-            resp: Any = await litellm.acompletion(
-                model=req.model,
-                messages=req.messages,
-                max_tokens=req.max_tokens,
-                temperature=req.temperature,
-                stop=req.stop or None,
-                timeout=settings.timeout_s,
-                num_retries=0,
-                **endpoint,
-            )
-            text = resp.choices[0].message.content
-            if text is None:
-                raise litellm.APIError(500, "the answer had no content", "compress", req.model)
-            usage = getattr(resp, "usage", None)
-            return ChatResult(
-                key=req.key,
-                model=req.model,
-                text=text,
-                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                attempts=attempt,
-            )
+            return await call(), attempt
         except FINAL:
             raise
-        except RETRYABLE as exc:
+        except RETRYABLE:
             if attempt > settings.max_retries:
-                raise LLMCallFailed(
-                    f"{req.model}: request {req.key} failed {attempt} times ({type(exc).__name__}: {str(exc)[:300]}). "
-                    "Every other answer is cached and earlier stages' outputs are kept; rerun the same command to resume."
-                ) from exc
-            await asyncio.sleep(settings.base_delay_s * 2 ** (attempt - 1) * (1 + random.random() * 0.25))
+                raise
+            await asyncio.sleep(backoff_s(settings, attempt))
+
+
+async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatResult:
+    endpoint = endpoint_kwargs(req.model, settings.endpoints)
+
+    async def once() -> tuple[Any, str]:
+        resp: Any = await litellm.acompletion(
+            model=req.model,
+            messages=req.messages,
+            max_tokens=req.max_tokens,
+            temperature=req.temperature,
+            stop=req.stop or None,
+            timeout=settings.timeout_s,
+            num_retries=0,
+            **endpoint,
+        )
+        text = resp.choices[0].message.content
+        if text is None:
+            raise litellm.APIError(500, "the answer had no content", "compress", req.model)
+        return resp, text
+
+    try:
+        (resp, text), attempts = await with_retries(once, settings)
+    except FINAL:
+        raise
+    except RETRYABLE as exc:
+        raise LLMCallFailed(
+            f"{req.model}: request {req.key} failed {settings.max_retries + 1} times ({type(exc).__name__}: {str(exc)[:300]}). "
+            "Every other answer is cached and earlier stages' outputs are kept; rerun the same command to resume."
+        ) from exc
+    usage = getattr(resp, "usage", None)
+    return ChatResult(
+        key=req.key,
+        model=req.model,
+        text=text,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        attempts=attempts,
+    )

@@ -1,7 +1,10 @@
 """A real HTTP server on loopback that speaks the OpenAI chat-completions API (and Anthropic's
 messages API on paths ending in /messages), for client tests.
 
-It can answer with scripted failures (429, 500, 401) and a delay, and records what it saw.
+It can answer with scripted failures (429, 500, 401; "slow" answers after `slow_s`, past a client's
+timeout), stream (`"stream": true`: OpenAI's server-sent events, the answer a word per chunk), and
+records what it saw (request bodies and Authorization headers). A 401 quotes the key it was sent, as
+a careless provider might: a test of secret scrubbing can see whether a proxy passes it on.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class ServerState:
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -39,6 +44,8 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             with state.lock:
+                state.bodies.append(body)
+                state.authorizations.append(self.headers.get("Authorization", ""))
                 state.requests += 1
                 state.in_flight += 1
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
@@ -61,6 +68,10 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                         int(status), "api_error"
                     )
                     payload = {"type": "error", "error": {"type": kind, "message": f"scripted {status}"}}
+                elif status == 401:
+                    key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                    message = f"Incorrect API key provided: {key}."
+                    payload = {"error": {"message": message, "type": "invalid_request_error", "code": 401}}
                 elif status != 200:
                     payload = {"error": {"message": f"scripted {status}", "type": "test", "code": status}}
                 elif anthropic:
@@ -82,6 +93,9 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                     last = body["messages"][-1]["content"]
                     with state.lock:
                         content = state.replies.pop(0) if state.replies else f"echo: {last}"
+                    if body.get("stream"):
+                        self._stream(body, content)
+                        return
                     payload = {
                         "id": "chatcmpl-test",
                         "object": "chat.completion",
@@ -105,6 +119,28 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
             finally:
                 with state.lock:
                     state.in_flight -= 1
+
+        def _stream(self, body: dict[str, Any], content: str) -> None:
+            base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()),
+                    "model": body.get("model", "test")}
+            words = content.split(" ")
+            deltas = [{"role": "assistant", "content": ""}] + [
+                {"content": w if i == 0 else " " + w} for i, w in enumerate(words)
+            ]
+            chunks = [base | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
+            chunks.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+            if (body.get("stream_options") or {}).get("include_usage"):
+                usage = {"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)}
+                chunks.append(base | {"choices": [], "usage": usage})
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            for chunk in chunks:
+                self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+                self.wfile.flush()
+            self.wfile.write(b"data: [DONE]\n\n")
+            self.wfile.flush()
 
     return Handler
 

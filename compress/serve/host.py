@@ -1,0 +1,313 @@
+"""The compressor behind the server: loaded in the background, called one batch at a time, fail-open.
+
+By default it lives in a worker process (`worker="process"`): a model load or a long generation
+holds that process's CPU and GIL, never the event loop, and a worker that dies (a crash in native
+code, the OOM killer) is counted, started again and reloaded while the server passes texts through.
+`worker="thread"` keeps it in the server's process (less overhead per call, no isolation).
+
+Until the compressor is loaded the host passes every text through unchanged (`status: passthrough`),
+counting tokens with cl100k (bundled, instant to load) and saying so in `tokenizer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import pickle
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from compress.compressors.library import CompressResult, LoadedCompressor, load_compressor
+from compress.data.domains import classify
+from compress.errors import CompressError
+from compress.llm.tokens import CL100K, count_cl100k
+from compress.serve.config import ServeSettings
+from compress.serve.metrics import Metrics
+
+log = logging.getLogger("compress.serve")
+
+State = Literal["loading", "ready", "failed"]
+
+
+class CompressorFailed(Exception):
+    """The compressor raised (not for the caller's input) or its worker died; the text was not compressed."""
+
+
+class WorkerDied(CompressorFailed):
+    """The worker process ended while it was loading or compressing."""
+
+
+class _Handler:
+    """What runs where the compressor lives (the worker process, or a thread): load, compress, close."""
+
+    def __init__(self) -> None:
+        self.loaded: LoadedCompressor | None = None
+
+    def load(self, spec: str, engine: str, device: str, cache_dir: str | None) -> dict[str, Any]:
+        """Load the compressor; its name, kind, tokenizer and manifest."""
+        self.loaded = load_compressor(
+            spec, engine=engine, device=device, cache_dir=Path(cache_dir) if cache_dir else None
+        )
+        return {
+            "name": self.loaded.name,
+            "kind": self.loaded.kind,
+            "tokenizer": self.loaded.tokenizer,
+            "domains": self.loaded.domains,
+            "manifest": self.loaded.manifest,
+            "pid": os.getpid(),
+        }
+
+    def compress(self, texts: list[str], options: dict[str, Any]) -> list[CompressResult]:
+        """`compress_many` of the loaded compressor."""
+        if self.loaded is None:
+            raise CompressorFailed("the compressor is not loaded")
+        return self.loaded.compress_many(texts, **options)
+
+    def close(self) -> None:
+        """Free the model."""
+        if self.loaded is not None:
+            self.loaded.close()
+            self.loaded = None
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """The exception itself when it survives pickling, else a RuntimeError with its type and message."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def worker_main(conn: Connection) -> None:
+    """The worker process: answer (op, args) messages until told to stop or the server goes away."""
+    # Ctrl-C in a terminal reaches the whole process group: the server decides when the worker stops
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    handler = _Handler()
+    while True:
+        try:
+            op, args = conn.recv()
+        except (EOFError, OSError):
+            break
+        if op == "stop":
+            handler.close()
+            break
+        try:
+            conn.send((True, getattr(handler, op)(*args)))
+        except BaseException as exc:
+            conn.send((False, _portable(exc)))
+    handler.close()
+
+
+class _Worker(Protocol):
+    pid: int
+
+    def call(self, op: str, *args: Any) -> Any: ...
+
+    def stop(self, timeout_s: float) -> None: ...
+
+
+class ProcessWorker:
+    """The compressor in a spawned child process, spoken to over a pipe, one call at a time."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=worker_main, args=(child,), name="compress-worker", daemon=True)
+        self._proc.start()
+        child.close()
+        self.pid = int(self._proc.pid or 0)
+        self._lock = threading.Lock()
+
+    def call(self, op: str, *args: Any) -> Any:
+        """Run `op` in the worker; its result, or the exception it raised (WorkerDied if it died)."""
+        with self._lock:
+            try:
+                self._conn.send((op, args))
+                ok, value = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                self._proc.join(1)
+                raise WorkerDied(
+                    f"the compressor worker (pid {self.pid}) died (exit code {self._proc.exitcode})"
+                ) from exc
+        if ok:
+            return value
+        raise value
+
+    def stop(self, timeout_s: float) -> None:
+        """Ask the worker to free the model and exit; terminate it if it does not within `timeout_s`."""
+        if self._proc.is_alive():
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop", ()))
+            self._proc.join(timeout_s)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(2)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(2)
+        self._conn.close()
+
+
+class ThreadWorker:
+    """The compressor in the server's own process (calls run on the host's one executor thread)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._handler = _Handler()
+
+    def call(self, op: str, *args: Any) -> Any:
+        """Run `op` here."""
+        return getattr(self._handler, op)(*args)
+
+    def stop(self, timeout_s: float) -> None:
+        """Free the model."""
+        self._handler.close()
+
+
+@dataclass
+class Outcome:
+    """What the host did with a batch: the results, and why it passed them through when it did."""
+
+    results: list[CompressResult]
+    reason: str | None = None  # loading | failed (still passthrough) | None (the compressor ran)
+    error: str | None = None
+
+    def record(self, metrics: Metrics, route: str) -> None:
+        """Count the batch's texts, tokens and passthroughs (by reason) in `metrics`."""
+        for r in self.results:
+            metrics.texts.labels(route, r.status).inc()
+            metrics.tokens_in.labels(route).inc(r.tokens_before)
+            metrics.tokens_out.labels(route).inc(r.tokens_after)
+            if r.status == "passthrough":
+                metrics.passthroughs.labels(route, self.reason or "compressor").inc()
+
+
+@dataclass
+class CompressorHost:
+    """The compressor, its state (loading -> ready, or failed) and the one thread that talks to it."""
+
+    settings: ServeSettings
+    metrics: Metrics
+    state: State = "loading"
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    load_seconds: float | None = None
+    pending: int = 0
+    _worker: _Worker | None = None
+    _executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="compressor")
+    )
+    _task: asyncio.Task[None] | None = None
+    _started: float = field(default_factory=time.monotonic)
+    _closing: bool = False
+
+    def start(self) -> None:
+        """Start loading in the background (returns at once)."""
+        self._task = asyncio.get_running_loop().create_task(self._load())
+
+    async def _load(self) -> None:
+        self.state, self.error, self._started = "loading", None, time.monotonic()
+        self.metrics.ready.set(0)
+        s = self.settings
+        old, self._worker = self._worker, None
+        try:
+            if old is not None:  # a worker that died: reap it
+                await self._run(old.stop, 1.0)
+            self._worker = await self._run(ProcessWorker if s.worker == "process" else ThreadWorker)
+            self.info = await self._run(
+                self._worker.call, "load", s.spec, s.engine, s.device, str(s.cache_dir) if s.cache_dir else None
+            )
+        except Exception as exc:
+            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
+            log.error("compressor %s failed to load: %s", s.spec, self.error)
+            return
+        self.load_seconds = time.monotonic() - self._started
+        self.state = "ready"
+        self.metrics.ready.set(1)
+        log.info("compressor %s ready in %.1f s (%s)", self.info.get("name"), self.load_seconds, s.worker)
+
+    async def _run(self, fn: Any, *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def loading_seconds(self) -> float:
+        """Seconds since the current load began."""
+        return time.monotonic() - self._started
+
+    async def compress(self, texts: Sequence[str], options: dict[str, Any]) -> Outcome:
+        """Compress `texts` with `options` (rate, target_tokens, query, domain, force_tokens).
+
+        While loading (or after a failed load): every text unchanged. The caller's bad input raises
+        CompressError; a compressor that raises or dies raises CompressorFailed (the worker restarts)."""
+        if self.state != "ready" or self._worker is None:
+            return Outcome(passthrough(texts, options.get("domain")), self.state, self.error)
+        self.pending += 1
+        try:
+            results: list[CompressResult] = await self._run(self._worker.call, "compress", list(texts), options)
+        except CompressError:
+            raise
+        except WorkerDied as exc:
+            self.metrics.compressor_failures.inc()
+            if not self._closing and self.state == "ready":
+                self.metrics.worker_restarts.inc()
+                log.error("%s; starting a new worker", exc)
+                self.start()
+            raise
+        except Exception as exc:
+            self.metrics.compressor_failures.inc()
+            log.error("compressor %s raised %s: %s", self.info.get("name"), type(exc).__name__, exc)
+            raise CompressorFailed(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self.pending -= 1
+        self.metrics.compress_seconds.observe(sum(r.seconds for r in results))
+        return Outcome(results)
+
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Stop the worker (after the calls in flight) and the executor."""
+        self._closing = True
+        worker = self._worker
+        if worker is not None:
+            await asyncio.get_running_loop().run_in_executor(None, worker.stop, timeout_s)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def describe(self) -> dict[str, Any]:
+        """The state for /readyz: loading / ready / failed, the compressor, load time, worker."""
+        out: dict[str, Any] = {"status": self.state, "spec": self.settings.spec, "worker": self.settings.worker}
+        if self.state == "loading":
+            out["loading_s"] = round(self.loading_seconds(), 3)
+        if self.error:
+            out["error"] = self.error
+        if self.info:
+            out["compressor"] = {k: self.info[k] for k in ("name", "kind", "tokenizer", "domains")}
+            out["worker_pid"] = self.info.get("pid")
+        if self.load_seconds is not None:
+            out["load_s"] = round(self.load_seconds, 3)
+        return out
+
+
+def passthrough(texts: Sequence[str], domain: str | None = None) -> list[CompressResult]:
+    """Every text unchanged (tokens by cl100k, named), for when the compressor cannot run."""
+    return [
+        CompressResult(
+            compressed=t,
+            tokens_before=(n := count_cl100k(t)),
+            tokens_after=n,
+            tokenizer=CL100K,
+            domain=domain or classify(t),
+            seconds=0.0,
+            status="passthrough",
+        )
+        for t in texts
+    ]
