@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import os
-import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import litellm
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -29,32 +26,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from compress.errors import CompressError
 from compress.llm.cache import CallCache, request_key
 from compress.llm.costs import cost_usd, price_per_token
+from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
 
-# Failures worth another try: the provider was busy, slow, briefly broken, or answered garbage.
-RETRYABLE: tuple[type[BaseException], ...] = (
-    litellm.RateLimitError,
-    litellm.Timeout,
-    litellm.APIConnectionError,
-    litellm.InternalServerError,
-    litellm.ServiceUnavailableError,
-    litellm.APIError,
-)
-# Subclasses of the retryable ones that another try cannot fix.
-FINAL: tuple[type[BaseException], ...] = (
-    litellm.AuthenticationError,
-    litellm.BadRequestError,
-    litellm.NotFoundError,
-    litellm.PermissionDeniedError,
-    litellm.ContextWindowExceededError,
-)
-
-T = TypeVar("T")
-
-litellm.suppress_debug_info = True
-litellm.telemetry = False
-# Hydra sets the root logger to INFO; LiteLLM would log every call there.
-for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+# Failures worth another try, and the subclasses of those that another try cannot fix.
+RETRYABLE, FINAL = error_classes()
+litellm_module()  # quieted: no debug banner, telemetry or INFO line per call
 
 
 @dataclass
@@ -314,39 +290,6 @@ class LLMSession:
         """Synchronous wrapper for stage code."""
         self._sems = {}  # semaphores belong to the event loop that asyncio.run creates
         return asyncio.run(self.chat_many(requests, label))
-
-
-def endpoint_kwargs(model: str, endpoints: Mapping[str, Any]) -> dict[str, Any]:
-    """api_base and api_key for a model served by a configured OpenAI-compatible server."""
-    ep = endpoints.get(model)
-    if not ep:
-        return {}
-    env = ep.get("api_key_env")
-    # such servers often take any key; the OpenAI client insists on one
-    return {"api_base": ep["api_base"], "api_key": os.environ.get(env, "") if env else "no-key-needed"}
-
-
-def backoff_s(settings: LLMSettings, attempt: int) -> float:
-    """Seconds to wait after failed attempt number `attempt` (1-based): exponential, with jitter."""
-    return settings.base_delay_s * 2 ** (attempt - 1) * (1 + random.random() * 0.25)
-
-
-async def with_retries(call: Callable[[], Awaitable[T]], settings: LLMSettings) -> tuple[T, int]:
-    """`await call()` until it succeeds, retrying the failures in RETRYABLE (but not FINAL) up to
-    `settings.max_retries` times with backoff; returns its result and the attempts it took.
-
-    The last failure is raised as it is: the caller words the error for its own audience."""
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            return await call(), attempt
-        except FINAL:
-            raise
-        except RETRYABLE:
-            if attempt > settings.max_retries:
-                raise
-            await asyncio.sleep(backoff_s(settings, attempt))
 
 
 async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatResult:

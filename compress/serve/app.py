@@ -90,7 +90,12 @@ def create_app(settings: ServeSettings) -> FastAPI:
         await host.close()
 
     app = FastAPI(
-        title="compress", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+        title="compress",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.host, app.state.metrics = host, metrics
     app.add_middleware(Observe, metrics=metrics)
@@ -126,9 +131,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, scrub(str(exc)))
+        log.error(
+            "%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, scrub(str(exc))
+        )
         problem = HTTPProblem(
-            500, f"internal error ({type(exc).__name__}); the server logged it and keeps serving.", kind="internal_error"
+            500,
+            f"internal error ({type(exc).__name__}); the server logged it and keeps serving.",
+            kind="internal_error",
         )
         return await _problem(request, problem)
 
@@ -173,11 +182,13 @@ def create_app(settings: ServeSettings) -> FastAPI:
         except CompressorFailed as exc:
             if settings.config.fail_closed:
                 raise HTTPProblem(
-                    503, f"the compressor failed ({exc}) and the server is fail_closed.", kind="compressor_error"
+                    503,
+                    f"the compressor failed ({exc}) and the server is fail_closed.",
+                    kind="compressor_error",
                 ) from exc
             outcome = Outcome(passthrough(texts, body.domain), "compressor_error", str(exc))
         outcome.record(metrics, COMPRESS_ROUTE)
-        results = [r.model_dump() for r in outcome.results]
+        results = outcome.results
         statuses = {r["status"] for r in results}
         hdrs = {"x-compress-status": "compressed" if "compressed" in statuses else "passthrough"}
         if outcome.reason:

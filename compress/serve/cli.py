@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compress.compressors.baselines import BASELINES
 from compress.errors import CompressError
 from compress.secrets import load_env, scrub
 from compress.serve.app import create_app
@@ -35,8 +34,12 @@ class ScrubbingFormatter(logging.Formatter):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `serve` options."""
-    parser.add_argument("package", help="a run dir, a package dir or a baseline name (truncate, selfinfo, ...)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument(
+        "package", help="a run dir, a package dir or a baseline name (truncate, selfinfo, ...)"
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)"
+    )
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--engine", default="auto", choices=["auto", "llama_cpp", "transformers"])
     parser.add_argument("--device", default="cpu", help="torch device for the transformers engine")
@@ -52,8 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-pending", type=int, default=1024, help="batches waiting for the compressor before 503 busy"
     )
-    parser.add_argument("--config", type=Path, default=None, help="proxy config YAML (see compress/serve/config.py)")
-    parser.add_argument("--graceful-timeout", type=float, default=30.0, help="seconds in-flight requests get on SIGTERM")
+    parser.add_argument(
+        "--config", type=Path, default=None, help="proxy config YAML (see compress/serve/config.py)"
+    )
+    parser.add_argument(
+        "--graceful-timeout", type=float, default=30.0, help="seconds in-flight requests get on SIGTERM"
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--no-access-log", action="store_true", help="no line per request")
 
@@ -71,10 +78,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> ServeSettings:
     """The server's settings from the parsed arguments; CompressError for a spec or config at fault."""
     spec = str(args.package)
-    if not Path(spec).expanduser().is_dir() and spec not in BASELINES:
+    # a baseline's name is checked where the compressor loads (the server never imports the library)
+    if ("/" in spec or spec.startswith(".")) and not Path(spec).expanduser().is_dir():
         raise CompressError(
-            f"{spec!r} is neither a directory nor a baseline name: pass a run dir, a package dir "
-            f"(python -m compress.export RUN --package DIR) or one of {sorted(BASELINES)}."
+            f"{spec!r}: no such directory; pass a run dir, a package dir "
+            "(python -m compress.export RUN --package DIR) or a baseline name (truncate, selfinfo, ...)."
         )
     for name in ("port", "max_body_bytes", "max_texts", "max_pending"):
         value = getattr(args, name)
@@ -109,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
     load_env()
     settings = settings_from(args)
     _logging(args.log_level)
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_config=None,
@@ -124,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: None)
     server = uvicorn.Server(config)
+    app.state.host.on_fatal = lambda: setattr(server, "should_exit", True)
     server.run()
+    if app.state.host.fatal:
+        print(f"error: {app.state.host.error}", file=sys.stderr)
+        return 2
     return 0 if server.started else 1
 
 

@@ -31,7 +31,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from compress.errors import CompressError
-from compress.llm.client import LLMSettings
 
 API_KEY_ENV = "COMPRESS_API_KEY"
 
@@ -42,11 +41,11 @@ class ProxySelect(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     roles: list[str] = Field(default_factory=lambda: ["user", "tool"])
-    min_chars: int = Field(2000, ge=0)
+    min_chars: int = Field(default=2000, ge=0)
     keep_last_user: bool = True
     spans: bool = True
-    rate: float | None = Field(0.5, gt=0, le=1)
-    target_tokens: int | None = Field(None, ge=1)
+    rate: float | None = Field(default=0.5, gt=0, le=1)
+    target_tokens: int | None = Field(default=None, ge=1)
     query: Literal["last_user", "none"] = "last_user"
 
     @model_validator(mode="after")
@@ -61,22 +60,11 @@ class ProxyLLM(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_retries: int = Field(2, ge=0)
-    base_delay_s: float = Field(0.5, ge=0)
-    timeout_s: float = Field(60.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    base_delay_s: float = Field(default=0.5, ge=0)
+    timeout_s: float = Field(default=60.0, gt=0)
     concurrency: dict[str, int] = Field(default_factory=lambda: {"default": 64})
     endpoints: dict[str, dict[str, str]] = Field(default_factory=dict)
-
-    def settings(self) -> LLMSettings:
-        """The LLM client's settings (no cache, ledger or budget: a proxied call is the caller's)."""
-        return LLMSettings(
-            concurrency=self.concurrency,
-            max_retries=self.max_retries,
-            base_delay_s=self.base_delay_s,
-            timeout_s=self.timeout_s,
-            endpoints=self.endpoints,
-            stage="serve",
-        )
 
 
 class ServeConfig(BaseModel):
@@ -85,8 +73,8 @@ class ServeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fail_closed: bool = False
-    proxy: ProxySelect = Field(default_factory=ProxySelect)
-    llm: ProxyLLM = Field(default_factory=ProxyLLM)
+    proxy: ProxySelect = ProxySelect()
+    llm: ProxyLLM = ProxyLLM()
 
 
 def load_config(path: Path | None) -> ServeConfig:
@@ -116,8 +104,8 @@ class ServeSettings(BaseModel):
     device: str = "cpu"
     cache_dir: Path | None = None
     worker: Literal["process", "thread"] = "process"
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1)
-    max_texts: int = Field(256, ge=1)
-    max_pending: int = Field(1024, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1)
+    max_texts: int = Field(default=256, ge=1)
+    max_pending: int = Field(default=1024, ge=1)
     api_key: str | None = None
     config: ServeConfig = Field(default_factory=ServeConfig)

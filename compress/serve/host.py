@@ -1,9 +1,11 @@
 """The compressor behind the server: loaded in the background, called one batch at a time, fail-open.
 
-By default it lives in a worker process (`worker="process"`): a model load or a long generation
-holds that process's CPU and GIL, never the event loop, and a worker that dies (a crash in native
-code, the OOM killer) is counted, started again and reloaded while the server passes texts through.
-`worker="thread"` keeps it in the server's process (less overhead per call, no isolation).
+By default it lives in a worker process (`worker="process"`, `python -m compress.serve.worker`,
+JSON lines over its stdin/stdout): a model load or a long generation holds that process's CPU and
+GIL, never the event loop, the server itself never imports the library or a model (it answers
+about a second after it starts), and a worker that dies (a crash in native code, the OOM killer) is
+counted, started again and reloaded while the server passes texts through. `worker="thread"` keeps
+the compressor in the server's own process instead (less overhead per call, no isolation).
 
 Until the compressor is loaded the host passes every text through unchanged (`status: passthrough`),
 counting tokens with cl100k (bundled, instant to load) and saying so in `tokenizer`.
@@ -12,22 +14,21 @@ counting tokens with cl100k (bundled, instant to load) and saying so in `tokeniz
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import importlib
+import json
 import logging
-import multiprocessing
 import os
-import pickle
-import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from compress.compressors.library import CompressResult, LoadedCompressor, load_compressor
+import compress
 from compress.data.domains import classify
 from compress.errors import CompressError
 from compress.llm.tokens import CL100K, count_cl100k
@@ -37,6 +38,9 @@ from compress.serve.metrics import Metrics
 log = logging.getLogger("compress.serve")
 
 State = Literal["loading", "ready", "failed"]
+WORKER_MODULE = "compress.serve.worker"
+# a CompressResult's fields (compressed, tokens_before, tokens_after, tokenizer, domain, seconds, status)
+Result = dict[str, Any]
 
 
 class CompressorFailed(Exception):
@@ -47,66 +51,13 @@ class WorkerDied(CompressorFailed):
     """The worker process ended while it was loading or compressing."""
 
 
-class _Handler:
-    """What runs where the compressor lives (the worker process, or a thread): load, compress, close."""
-
-    def __init__(self) -> None:
-        self.loaded: LoadedCompressor | None = None
-
-    def load(self, spec: str, engine: str, device: str, cache_dir: str | None) -> dict[str, Any]:
-        """Load the compressor; its name, kind, tokenizer and manifest."""
-        self.loaded = load_compressor(
-            spec, engine=engine, device=device, cache_dir=Path(cache_dir) if cache_dir else None
-        )
-        return {
-            "name": self.loaded.name,
-            "kind": self.loaded.kind,
-            "tokenizer": self.loaded.tokenizer,
-            "domains": self.loaded.domains,
-            "manifest": self.loaded.manifest,
-            "pid": os.getpid(),
-        }
-
-    def compress(self, texts: list[str], options: dict[str, Any]) -> list[CompressResult]:
-        """`compress_many` of the loaded compressor."""
-        if self.loaded is None:
-            raise CompressorFailed("the compressor is not loaded")
-        return self.loaded.compress_many(texts, **options)
-
-    def close(self) -> None:
-        """Free the model."""
-        if self.loaded is not None:
-            self.loaded.close()
-            self.loaded = None
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """The exception itself when it survives pickling, else a RuntimeError with its type and message."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-        return exc
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-
-
-def worker_main(conn: Connection) -> None:
-    """The worker process: answer (op, args) messages until told to stop or the server goes away."""
-    # Ctrl-C in a terminal reaches the whole process group: the server decides when the worker stops
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    handler = _Handler()
-    while True:
-        try:
-            op, args = conn.recv()
-        except (EOFError, OSError):
-            break
-        if op == "stop":
-            handler.close()
-            break
-        try:
-            conn.send((True, getattr(handler, op)(*args)))
-        except BaseException as exc:
-            conn.send((False, _portable(exc)))
-    handler.close()
+def _unpack(answer: dict[str, Any]) -> Any:
+    """A worker's answer: its value, or the failure raised (CompressError: the caller's input)."""
+    if answer.get("ok"):
+        return answer.get("value")
+    if answer.get("error") == "CompressError":
+        raise CompressError(str(answer.get("message")))
+    raise CompressorFailed(f"{answer.get('error')}: {answer.get('message')}")
 
 
 class _Worker(Protocol):
@@ -118,45 +69,48 @@ class _Worker(Protocol):
 
 
 class ProcessWorker:
-    """The compressor in a spawned child process, spoken to over a pipe, one call at a time."""
+    """The compressor in a child process (`python -m compress.serve.worker`), one call at a time."""
 
     def __init__(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=worker_main, args=(child,), name="compress-worker", daemon=True)
-        self._proc.start()
-        child.close()
-        self.pid = int(self._proc.pid or 0)
+        env = dict(os.environ)
+        # the child imports the same `compress` as this process, wherever the caller put it on the path
+        root = str(Path(compress.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        )
+        self.pid = self._proc.pid
         self._lock = threading.Lock()
 
     def call(self, op: str, *args: Any) -> Any:
-        """Run `op` in the worker; its result, or the exception it raised (WorkerDied if it died)."""
+        """Run `op` in the worker; its result, or the failure it reported (WorkerDied if it died)."""
+        assert self._proc.stdin is not None and self._proc.stdout is not None
         with self._lock:
             try:
-                self._conn.send((op, args))
-                ok, value = self._conn.recv()
-            except (EOFError, OSError) as exc:
-                self._proc.join(1)
-                raise WorkerDied(
-                    f"the compressor worker (pid {self.pid}) died (exit code {self._proc.exitcode})"
-                ) from exc
-        if ok:
-            return value
-        raise value
+                self._proc.stdin.write(json.dumps({"op": op, "args": list(args)}).encode() + b"\n")
+                self._proc.stdin.flush()
+                line = self._proc.stdout.readline()
+            except OSError:
+                line = b""
+            if not line:
+                code = self._proc.wait(5)
+                raise WorkerDied(f"the compressor worker (pid {self.pid}) died (exit code {code})")
+        return _unpack(json.loads(line))
 
     def stop(self, timeout_s: float) -> None:
         """Ask the worker to free the model and exit; terminate it if it does not within `timeout_s`."""
-        if self._proc.is_alive():
-            with contextlib.suppress(OSError):
-                self._conn.send(("stop", ()))
-            self._proc.join(timeout_s)
-        if self._proc.is_alive():
+        try:
+            if self._proc.poll() is None and self._proc.stdin is not None:
+                self._proc.stdin.write(b'{"op": "stop"}\n')
+                self._proc.stdin.close()
+            self._proc.wait(timeout_s)
+        except (OSError, subprocess.TimeoutExpired):
             self._proc.terminate()
-            self._proc.join(2)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join(2)
-        self._conn.close()
+            try:
+                self._proc.wait(2)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(2)
 
 
 class ThreadWorker:
@@ -164,11 +118,12 @@ class ThreadWorker:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
-        self._handler = _Handler()
+        # imported only when asked for: a server with a worker process never loads the library itself
+        self._handler = importlib.import_module(WORKER_MODULE).Handler()
 
     def call(self, op: str, *args: Any) -> Any:
         """Run `op` here."""
-        return getattr(self._handler, op)(*args)
+        return _unpack(self._handler.answer(op, list(args)))
 
     def stop(self, timeout_s: float) -> None:
         """Free the model."""
@@ -179,17 +134,17 @@ class ThreadWorker:
 class Outcome:
     """What the host did with a batch: the results, and why it passed them through when it did."""
 
-    results: list[CompressResult]
+    results: list[Result]
     reason: str | None = None  # loading | failed (still passthrough) | None (the compressor ran)
     error: str | None = None
 
     def record(self, metrics: Metrics, route: str) -> None:
         """Count the batch's texts, tokens and passthroughs (by reason) in `metrics`."""
         for r in self.results:
-            metrics.texts.labels(route, r.status).inc()
-            metrics.tokens_in.labels(route).inc(r.tokens_before)
-            metrics.tokens_out.labels(route).inc(r.tokens_after)
-            if r.status == "passthrough":
+            metrics.texts.labels(route, r["status"]).inc()
+            metrics.tokens_in.labels(route).inc(r["tokens_before"])
+            metrics.tokens_out.labels(route).inc(r["tokens_after"])
+            if r["status"] == "passthrough":
                 metrics.passthroughs.labels(route, self.reason or "compressor").inc()
 
 
@@ -211,6 +166,9 @@ class CompressorHost:
     _task: asyncio.Task[None] | None = None
     _started: float = field(default_factory=time.monotonic)
     _closing: bool = False
+    # called when the compressor cannot load for a reason no retry fixes (a misspelt name, a bad dir)
+    on_fatal: Any = None
+    fatal: bool = False
 
     def start(self) -> None:
         """Start loading in the background (returns at once)."""
@@ -226,11 +184,20 @@ class CompressorHost:
                 await self._run(old.stop, 1.0)
             self._worker = await self._run(ProcessWorker if s.worker == "process" else ThreadWorker)
             self.info = await self._run(
-                self._worker.call, "load", s.spec, s.engine, s.device, str(s.cache_dir) if s.cache_dir else None
+                self._worker.call,
+                "load",
+                s.spec,
+                s.engine,
+                s.device,
+                str(s.cache_dir) if s.cache_dir else None,
             )
         except Exception as exc:
             self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
             log.error("compressor %s failed to load: %s", s.spec, self.error)
+            if isinstance(exc, CompressError):
+                self.fatal = True
+                if self.on_fatal is not None:
+                    self.on_fatal()
             return
         self.load_seconds = time.monotonic() - self._started
         self.state = "ready"
@@ -253,7 +220,7 @@ class CompressorHost:
             return Outcome(passthrough(texts, options.get("domain")), self.state, self.error)
         self.pending += 1
         try:
-            results: list[CompressResult] = await self._run(self._worker.call, "compress", list(texts), options)
+            results: list[Result] = await self._run(self._worker.call, "compress", list(texts), options)
         except CompressError:
             raise
         except WorkerDied as exc:
@@ -265,11 +232,13 @@ class CompressorHost:
             raise
         except Exception as exc:
             self.metrics.compressor_failures.inc()
-            log.error("compressor %s raised %s: %s", self.info.get("name"), type(exc).__name__, exc)
+            log.error("compressor %s failed: %s", self.info.get("name"), exc)
+            if isinstance(exc, CompressorFailed):
+                raise
             raise CompressorFailed(f"{type(exc).__name__}: {exc}") from exc
         finally:
             self.pending -= 1
-        self.metrics.compress_seconds.observe(sum(r.seconds for r in results))
+        self.metrics.compress_seconds.observe(sum(r["seconds"] for r in results))
         return Outcome(results)
 
     async def close(self, timeout_s: float = 10.0) -> None:
@@ -277,14 +246,20 @@ class CompressorHost:
         self._closing = True
         worker = self._worker
         if worker is not None:
-            await asyncio.get_running_loop().run_in_executor(None, worker.stop, timeout_s)
+            # a worker still loading has nothing to finish: stop it now
+            wait = timeout_s if self.state == "ready" else 0.5
+            await asyncio.get_running_loop().run_in_executor(None, worker.stop, wait)
         self._executor.shutdown(wait=False, cancel_futures=True)
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
     def describe(self) -> dict[str, Any]:
         """The state for /readyz: loading / ready / failed, the compressor, load time, worker."""
-        out: dict[str, Any] = {"status": self.state, "spec": self.settings.spec, "worker": self.settings.worker}
+        out: dict[str, Any] = {
+            "status": self.state,
+            "spec": self.settings.spec,
+            "worker": self.settings.worker,
+        }
         if self.state == "loading":
             out["loading_s"] = round(self.loading_seconds(), 3)
         if self.error:
@@ -297,17 +272,17 @@ class CompressorHost:
         return out
 
 
-def passthrough(texts: Sequence[str], domain: str | None = None) -> list[CompressResult]:
+def passthrough(texts: Sequence[str], domain: str | None = None) -> list[Result]:
     """Every text unchanged (tokens by cl100k, named), for when the compressor cannot run."""
     return [
-        CompressResult(
-            compressed=t,
-            tokens_before=(n := count_cl100k(t)),
-            tokens_after=n,
-            tokenizer=CL100K,
-            domain=domain or classify(t),
-            seconds=0.0,
-            status="passthrough",
-        )
+        {
+            "compressed": t,
+            "tokens_before": (n := count_cl100k(t)),
+            "tokens_after": n,
+            "tokenizer": CL100K,
+            "domain": domain or classify(t),
+            "seconds": 0.0,
+            "status": "passthrough",
+        }
         for t in texts
     ]

@@ -24,7 +24,11 @@ class Metrics:
             "compress_http_requests", "HTTP requests answered", ["route", "method", "status"], registry=r
         )
         self.latency = Histogram(
-            "compress_http_request_seconds", "Time to answer a request", ["route"], buckets=BUCKETS, registry=r
+            "compress_http_request_seconds",
+            "Time to answer a request",
+            ["route"],
+            buckets=BUCKETS,
+            registry=r,
         )
         self.tokens_in = Counter(
             "compress_tokens_in", "Tokens of the texts sent to the compressor", ["route"], registry=r
@@ -60,7 +64,9 @@ class Metrics:
         self.upstream_retries = Counter(
             "compress_upstream_retries", "Provider calls tried again", ["provider"], registry=r
         )
-        self.ready = Gauge("compress_ready", "1 when the compressor is loaded, 0 while loading or failed", registry=r)
+        self.ready = Gauge(
+            "compress_ready", "1 when the compressor is loaded, 0 while loading or failed", registry=r
+        )
         self.in_flight = Gauge("compress_requests_in_flight", "Requests being answered", registry=r)
 
     def render(self) -> bytes:

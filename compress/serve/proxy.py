@@ -19,11 +19,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import litellm
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from compress.errors import CompressError
-from compress.llm.client import FINAL, RETRYABLE, endpoint_kwargs, with_retries
+from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
 from compress.secrets import scrub
 from compress.serve.config import ProxySelect, ServeConfig
 from compress.serve.host import CompressorFailed, CompressorHost, Outcome, passthrough
@@ -34,11 +33,35 @@ from compress.serve.metrics import Metrics
 # headers, mock_response ...) would let a caller redirect the server's provider key: refused by name.
 PASSED = frozenset(
     {
-        "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
-        "max_completion_tokens", "max_tokens", "metadata", "modalities", "n", "parallel_tool_calls",
-        "prediction", "presence_penalty", "reasoning_effort", "response_format", "seed", "service_tier",
-        "stop", "store", "stream_options", "temperature", "tool_choice", "tools", "top_logprobs", "top_p",
-        "user", "verbosity", "web_search_options",
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "reasoning_effort",
+        "response_format",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
     }
 )
 SPAN = re.compile(r"<compress>(.*?)</compress>", re.DOTALL)
@@ -51,8 +74,8 @@ class Overrides(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     enabled: bool = True
-    rate: float | None = Field(None, gt=0, le=1)
-    target_tokens: int | None = Field(None, ge=1)
+    rate: float | None = Field(default=None, gt=0, le=1)
+    target_tokens: int | None = Field(default=None, ge=1)
 
 
 class Message(BaseModel):
@@ -73,7 +96,7 @@ class ChatBody(BaseModel):
     model: str = Field(min_length=1)
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
-    compress: Overrides = Field(default_factory=Overrides)
+    compress: Overrides = Overrides()
 
 
 @dataclass
@@ -90,7 +113,9 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "\n".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
     return ""
 
 
@@ -122,11 +147,17 @@ def select(messages: list[dict[str, Any]], rules: ProxySelect) -> tuple[list[Seg
                 and not (rules.keep_last_user and i == last_user)
             ):
                 segments.append(Segment(i, j, None, text))
-    query = _text_of(messages[last_user].get("content")) if rules.query == "last_user" and last_user is not None else None
+    query = (
+        _text_of(messages[last_user].get("content"))
+        if rules.query == "last_user" and last_user is not None
+        else None
+    )
     return segments, query
 
 
-def apply(messages: list[dict[str, Any]], segments: list[Segment], texts: list[str], spans: bool) -> list[dict[str, Any]]:
+def apply(
+    messages: list[dict[str, Any]], segments: list[Segment], texts: list[str], spans: bool
+) -> list[dict[str, Any]]:
     """The messages with each segment replaced by its compressed text and every `<compress>` tag removed."""
     out = [dict(m) for m in messages]
     for m in out:
@@ -161,15 +192,15 @@ def apply(messages: list[dict[str, Any]], segments: list[Segment], texts: list[s
 def summary(outcome: Outcome | None, host: CompressorHost, seconds: float, segments: int) -> dict[str, Any]:
     """What compression did to a request: the `compress` field and the `x-compress-*` headers' source."""
     results = outcome.results if outcome else []
-    compressed = sum(r.status == "compressed" for r in results)
+    compressed = sum(r["status"] == "compressed" for r in results)
     out: dict[str, Any] = {
         "status": "compressed" if compressed else "passthrough",
         "segments": segments,
         "segments_compressed": compressed,
-        "tokens_before": sum(r.tokens_before for r in results),
-        "tokens_after": sum(r.tokens_after for r in results),
+        "tokens_before": sum(r["tokens_before"] for r in results),
+        "tokens_after": sum(r["tokens_after"] for r in results),
         "seconds": round(seconds, 4),
-        "tokenizer": results[0].tokenizer if results else None,
+        "tokenizer": results[0]["tokenizer"] if results else None,
         "compressor": host.info.get("name", host.settings.spec),
     }
     if outcome is not None and outcome.reason:
@@ -186,7 +217,7 @@ def headers(info: dict[str, Any]) -> dict[str, str]:
 def provider_of(model: str) -> str:
     """LiteLLM's provider name for a model string (the prefix when LiteLLM does not know it)."""
     try:
-        return str(litellm.get_llm_provider(model)[1])
+        return str(litellm_module().get_llm_provider(model)[1])
     except Exception:
         return model.split("/", 1)[0] if "/" in model else "unknown"
 
@@ -196,13 +227,15 @@ class Proxy:
 
     def __init__(self, config: ServeConfig, host: CompressorHost, metrics: Metrics) -> None:
         self.config, self.host, self.metrics = config, host, metrics
-        self.llm = config.llm.settings()
+        self.llm = config.llm
         self._sems: dict[str, asyncio.Semaphore] = {}
 
     def _semaphore(self, provider: str) -> asyncio.Semaphore:
         if provider not in self._sems:
             limits = self.llm.concurrency
-            self._sems[provider] = asyncio.Semaphore(max(1, int(limits.get(provider, limits.get("default", 64)))))
+            self._sems[provider] = asyncio.Semaphore(
+                max(1, int(limits.get(provider, limits.get("default", 64))))
+            )
         return self._sems[provider]
 
     async def prepare(self, data: dict[str, Any]) -> tuple[ChatBody, list[dict[str, Any]], dict[str, Any]]:
@@ -223,7 +256,9 @@ class Proxy:
         rules = self.config.proxy
         over = body.compress
         if over.rate is not None and over.target_tokens is not None:
-            raise HTTPProblem(422, "compress.rate, compress.target_tokens: give one of them, not both.", param="compress")
+            raise HTTPProblem(
+                422, "compress.rate, compress.target_tokens: give one of them, not both.", param="compress"
+            )
         segments, query = select(messages, rules) if over.enabled else ([], None)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -248,7 +283,7 @@ class Proxy:
                     ) from exc
                 outcome = Outcome(passthrough(texts), "compressor_error", str(exc))
             outcome.record(self.metrics, ROUTE)
-            messages = apply(messages, segments, [r.compressed for r in outcome.results], rules.spans)
+            messages = apply(messages, segments, [r["compressed"] for r in outcome.results], rules.spans)
         else:
             messages = apply(messages, [], [], rules.spans)
         return body, messages, summary(outcome, self.host, loop.time() - t0, len(segments))
@@ -267,12 +302,14 @@ class Proxy:
 
     async def call(self, body: ChatBody, messages: list[dict[str, Any]]) -> tuple[Any, str]:
         """The provider's answer (or its stream), retried as the `llm` config says; HTTPProblem when it fails."""
+        litellm = litellm_module()
+        retryable, final = error_classes()
         provider = provider_of(body.model)
         kwargs = self._call_kwargs(body, messages)
         try:
             async with self._semaphore(provider):
                 resp, attempts = await with_retries(lambda: litellm.acompletion(**kwargs), self.llm)
-        except FINAL as exc:
+        except final as exc:
             self.metrics.upstream.labels(provider, "refused").inc()
             status = int(getattr(exc, "status_code", 502) or 502)
             if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
@@ -288,7 +325,7 @@ class Proxy:
                 f"({type(exc).__name__}: {str(exc)[:300]}).",
                 kind="upstream_error",
             ) from exc
-        except RETRYABLE as exc:
+        except retryable as exc:
             self.metrics.upstream.labels(provider, "failed").inc()
             self.metrics.upstream_retries.labels(provider).inc(self.llm.max_retries)
             raise HTTPProblem(
@@ -315,7 +352,9 @@ class Proxy:
         except Exception as exc:
             self.metrics.upstream.labels(provider, "stream_broken").inc()
             error = {
-                "message": scrub(f"upstream provider {provider} broke the stream: {type(exc).__name__}: {exc}"),
+                "message": scrub(
+                    f"upstream provider {provider} broke the stream: {type(exc).__name__}: {exc}"
+                ),
                 "type": "upstream_error",
                 "code": 502,
             }

@@ -21,8 +21,8 @@ class CompressBody(BaseModel):
 
     text: str | None = None
     texts: list[str] | None = None
-    rate: float | None = Field(None, gt=0, le=1)
-    target_tokens: int | None = Field(None, ge=1)
+    rate: float | None = Field(default=None, gt=0, le=1)
+    target_tokens: int | None = Field(default=None, ge=1)
     query: str | None = None
     domain: str | None = None
     force_tokens: list[str] = Field(default_factory=list)
@@ -51,7 +51,9 @@ class CompressBody(BaseModel):
         for i, t in enumerate(texts):
             name = "text" if self.text is not None else f"texts[{i}]"
             if not t.strip():
-                raise HTTPProblem(422, f"{name}: empty; send text with at least one visible character.", param=name)
+                raise HTTPProblem(
+                    422, f"{name}: empty; send text with at least one visible character.", param=name
+                )
             _unicode(t, name)
         for i, t in enumerate([*(self.query or "",), *(self.domain or "",), *self.force_tokens]):
             _unicode(t, f"query/domain/force_tokens[{i}]")

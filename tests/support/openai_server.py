@@ -121,8 +121,12 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                     state.in_flight -= 1
 
         def _stream(self, body: dict[str, Any], content: str) -> None:
-            base = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": int(time.time()),
-                    "model": body.get("model", "test")}
+            base = {
+                "id": "chatcmpl-test",
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": body.get("model", "test"),
+            }
             words = content.split(" ")
             deltas = [{"role": "assistant", "content": ""}] + [
                 {"content": w if i == 0 else " " + w} for i, w in enumerate(words)
@@ -130,7 +134,11 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
             chunks = [base | {"choices": [{"index": 0, "delta": d, "finish_reason": None}]} for d in deltas]
             chunks.append(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             if (body.get("stream_options") or {}).get("include_usage"):
-                usage = {"prompt_tokens": 10, "completion_tokens": len(words), "total_tokens": 10 + len(words)}
+                usage = {
+                    "prompt_tokens": 10,
+                    "completion_tokens": len(words),
+                    "total_tokens": 10 + len(words),
+                }
                 chunks.append(base | {"choices": [], "usage": usage})
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
