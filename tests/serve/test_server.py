@@ -439,7 +439,7 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(
 ) -> None:
     slow = servers["slow"]
     state = _reset(upstream)
-    state.delay_s = 3.0
+    state.delay_s = 1.5  # under the 2 s timeout: slow, not failing
     result: dict[str, Any] = {}
 
     def call() -> None:
