@@ -8,6 +8,7 @@ probes (/healthz, /readyz) wants `Authorization: Bearer <that key>`.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -86,7 +87,9 @@ def create_app(settings: ServeSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         host.start()
+        warming = asyncio.get_running_loop().create_task(proxy.warm_up())
         yield
+        warming.cancel()
         await host.close()
 
     app = FastAPI(
@@ -148,9 +151,10 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        """Readiness: 200 once the compressor is loaded, 503 while it loads (or after it failed to)."""
-        info = host.describe()
-        return JSONResponse(info, status_code=200 if info["status"] == "ready" else 503)
+        """Readiness: 200 once the compressor is loaded and the proxy's LiteLLM imported, else 503."""
+        info = host.describe() | {"proxy": "ready" if proxy.warm else "loading"}
+        ready = info["status"] == "ready" and proxy.warm
+        return JSONResponse(info, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def metrics_route(request: Request) -> Response:

@@ -229,6 +229,13 @@ class Proxy:
         self.config, self.host, self.metrics = config, host, metrics
         self.llm = config.llm
         self._sems: dict[str, asyncio.Semaphore] = {}
+        self.warm = False
+
+    async def warm_up(self) -> None:
+        """Import LiteLLM off the event loop (seconds): started with the server, awaited by the first call."""
+        if not self.warm:
+            await asyncio.get_running_loop().run_in_executor(None, error_classes)
+            self.warm = True
 
     def _semaphore(self, provider: str) -> asyncio.Semaphore:
         if provider not in self._sems:
@@ -302,6 +309,7 @@ class Proxy:
 
     async def call(self, body: ChatBody, messages: list[dict[str, Any]]) -> tuple[Any, str]:
         """The provider's answer (or its stream), retried as the `llm` config says; HTTPProblem when it fails."""
+        await self.warm_up()
         litellm = litellm_module()
         retryable, final = error_classes()
         provider = provider_of(body.model)

@@ -9,6 +9,7 @@ a careless provider might: a test of secret scrubbing can see whether a proxy pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -42,10 +43,9 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
             pass
 
         def handle(self) -> None:
-            try:
+            # the client gave up first (a timeout under test): nothing to answer
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 super().handle()
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up first (a timeout under test): nothing to answer
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
@@ -162,9 +162,9 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
 class OpenAIServer:
     """Context manager: a loopback server on a free port; `base_url` ends in /v1."""
 
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, port: int = 0) -> None:
         self.state = state
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(state))
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -175,3 +175,20 @@ class OpenAIServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main() -> None:
+    """`python -m tests.support.openai_server [--port N] [--delay S]`: serve until killed (benchmarks)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    args = parser.parse_args()
+    server = OpenAIServer(ServerState(delay_s=args.delay), port=args.port)
+    print(server.base_url, flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
