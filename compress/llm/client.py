@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-import os
-import random
 import threading
 import time
 from collections import defaultdict
@@ -29,30 +26,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from compress.errors import CompressError
 from compress.llm.cache import CallCache, request_key
 from compress.llm.costs import cost_usd, price_per_token
+from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
 
-# Failures worth another try: the provider was busy, slow, briefly broken, or answered garbage.
-RETRYABLE: tuple[type[BaseException], ...] = (
-    litellm.RateLimitError,
-    litellm.Timeout,
-    litellm.APIConnectionError,
-    litellm.InternalServerError,
-    litellm.ServiceUnavailableError,
-    litellm.APIError,
-)
-# Subclasses of the retryable ones that another try cannot fix.
-FINAL: tuple[type[BaseException], ...] = (
-    litellm.AuthenticationError,
-    litellm.BadRequestError,
-    litellm.NotFoundError,
-    litellm.PermissionDeniedError,
-    litellm.ContextWindowExceededError,
-)
-
-litellm.suppress_debug_info = True
-litellm.telemetry = False
-# Hydra sets the root logger to INFO; LiteLLM would log every call there.
-for _name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
-    logging.getLogger(_name).setLevel(logging.WARNING)
+# Failures worth another try, and the subclasses of those that another try cannot fix.
+RETRYABLE, FINAL = error_classes()
+litellm_module()  # quieted: no debug banner, telemetry or INFO line per call
 
 
 @dataclass
@@ -314,50 +292,40 @@ class LLMSession:
         return asyncio.run(self.chat_many(requests, label))
 
 
-def _endpoint_kwargs(model: str, endpoints: Mapping[str, Any]) -> dict[str, Any]:
-    """api_base and api_key for a model served by a configured OpenAI-compatible server."""
-    ep = endpoints.get(model)
-    if not ep:
-        return {}
-    env = ep.get("api_key_env")
-    # such servers often take any key; the OpenAI client insists on one
-    return {"api_base": ep["api_base"], "api_key": os.environ.get(env, "") if env else "no-key-needed"}
-
-
 async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatResult:
-    attempt = 0
-    endpoint = _endpoint_kwargs(req.model, settings.endpoints)
-    while True:
-        attempt += 1
-        try:
-            resp: Any = await litellm.acompletion(
-                model=req.model,
-                messages=req.messages,
-                max_tokens=req.max_tokens,
-                temperature=req.temperature,
-                stop=req.stop or None,
-                timeout=settings.timeout_s,
-                num_retries=0,
-                **endpoint,
-            )
-            text = resp.choices[0].message.content
-            if text is None:
-                raise litellm.APIError(500, "the answer had no content", "compress", req.model)
-            usage = getattr(resp, "usage", None)
-            return ChatResult(
-                key=req.key,
-                model=req.model,
-                text=text,
-                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-                attempts=attempt,
-            )
-        except FINAL:
-            raise
-        except RETRYABLE as exc:
-            if attempt > settings.max_retries:
-                raise LLMCallFailed(
-                    f"{req.model}: request {req.key} failed {attempt} times ({type(exc).__name__}: {str(exc)[:300]}). "
-                    "Every other answer is cached and earlier stages' outputs are kept; rerun the same command to resume."
-                ) from exc
-            await asyncio.sleep(settings.base_delay_s * 2 ** (attempt - 1) * (1 + random.random() * 0.25))
+    endpoint = endpoint_kwargs(req.model, settings.endpoints)
+
+    async def once() -> tuple[Any, str]:
+        resp: Any = await litellm.acompletion(
+            model=req.model,
+            messages=req.messages,
+            max_tokens=req.max_tokens,
+            temperature=req.temperature,
+            stop=req.stop or None,
+            timeout=settings.timeout_s,
+            num_retries=0,
+            **endpoint,
+        )
+        text = resp.choices[0].message.content
+        if text is None:
+            raise litellm.APIError(500, "the answer had no content", "compress", req.model)
+        return resp, text
+
+    try:
+        (resp, text), attempts = await with_retries(once, settings)
+    except FINAL:
+        raise
+    except RETRYABLE as exc:
+        raise LLMCallFailed(
+            f"{req.model}: request {req.key} failed {settings.max_retries + 1} times ({type(exc).__name__}: {str(exc)[:300]}). "
+            "Every other answer is cached and earlier stages' outputs are kept; rerun the same command to resume."
+        ) from exc
+    usage = getattr(resp, "usage", None)
+    return ChatResult(
+        key=req.key,
+        model=req.model,
+        text=text,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        attempts=attempts,
+    )

@@ -1,0 +1,10 @@
+"""The compressor as a service: an HTTP API and an OpenAI-compatible proxy (FastAPI + uvicorn).
+
+- `config`: the server's settings (command line) and the proxy config file (`--config proxy.yaml`);
+- `host`: the compressor, loaded in the background in a worker process (or thread), fail-open;
+- `http`: reading a request body within its limits, and the JSON errors every route answers with;
+- `metrics`: the Prometheus counters and histograms behind `GET /metrics`;
+- `proxy`: `POST /v1/chat/completions`: which messages to compress, and the call through LiteLLM;
+- `app`: the FastAPI application (routes, auth, readiness);
+- `cli`: `compress serve PACKAGE ...` / `python -m compress.serve PACKAGE ...`.
+"""

@@ -1,0 +1,10 @@
+"""`python -m compress.serve PACKAGE ...`: the same as `compress serve PACKAGE ...`."""
+
+from __future__ import annotations
+
+import sys
+
+from compress.serve.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

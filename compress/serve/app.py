@@ -1,0 +1,228 @@
+"""The FastAPI application: /v1/compress, /v1/chat/completions, /healthz, /readyz, /metrics.
+
+The port answers as soon as uvicorn binds it; the compressor loads behind it (`host`). Every error
+is a JSON body naming the field and the fix (`http.HTTPProblem`), an unexpected one a 500 without a
+traceback; secrets are scrubbed from every answer. With `COMPRESS_API_KEY` set, every route but the
+probes (/healthz, /readyz) wants `Authorization: Bearer <that key>`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from compress import __version__
+from compress.errors import CompressError
+from compress.secrets import scrub
+from compress.serve.config import API_KEY_ENV, ServeSettings
+from compress.serve.host import CompressorFailed, CompressorHost, Outcome, passthrough
+from compress.serve.http import HTTPProblem, read_json, validation_problem
+from compress.serve.metrics import CONTENT_TYPE, Metrics
+from compress.serve.proxy import ROUTE as CHAT_ROUTE
+from compress.serve.proxy import Proxy, headers
+from compress.serve.schemas import CompressBody
+
+log = logging.getLogger("compress.serve")
+
+COMPRESS_ROUTE = "/v1/compress"
+ROUTES = frozenset({COMPRESS_ROUTE, CHAT_ROUTE, "/healthz", "/readyz", "/metrics"})
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def route_of(path: str) -> str:
+    """The metrics label of a path: one of the routes, else `other` (label values stay bounded)."""
+    return path if path in ROUTES else "other"
+
+
+class Observe:
+    """ASGI middleware: requests by route, method and status, latency, requests in flight."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        route = route_of(scope["path"])
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        t0 = time.perf_counter()
+        self.metrics.in_flight.inc()
+        try:
+            await self.app(scope, receive, observed)
+        finally:
+            self.metrics.in_flight.dec()
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
+            self.metrics.latency.labels(route).observe(time.perf_counter() - t0)
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """The application for `settings` (the compressor starts loading when the app starts)."""
+    metrics = Metrics()
+    host = CompressorHost(settings, metrics)
+    proxy = Proxy(settings.config, host, metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        host.start()
+        warming = asyncio.get_running_loop().create_task(proxy.warm_up())
+        yield
+        warming.cancel()
+        await host.close()
+
+    app = FastAPI(
+        title="compress",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.host, app.state.metrics = host, metrics
+    app.add_middleware(Observe, metrics=metrics)
+
+    def authorize(request: Request) -> None:
+        key = settings.api_key
+        if not key:
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key.encode()):
+            raise HTTPProblem(
+                401,
+                f"authorization: missing or wrong bearer token; send `Authorization: Bearer <key>` with the "
+                f"server's {API_KEY_ENV}.",
+                param="authorization",
+                kind="authentication_error",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    @app.exception_handler(HTTPProblem)
+    async def _problem(request: Request, exc: HTTPProblem) -> JSONResponse:
+        metrics.errors.labels(route_of(request.url.path), exc.kind).inc()
+        return exc.response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+        message = (
+            f"{request.method} {request.url.path}: no such route; the server answers POST {COMPRESS_ROUTE}, "
+            f"POST {CHAT_ROUTE}, GET /healthz, GET /readyz, GET /metrics."
+        )
+        return await _problem(request, HTTPProblem(exc.status_code, message, kind=kind))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error(
+            "%s %s failed: %s: %s", request.method, request.url.path, type(exc).__name__, scrub(str(exc))
+        )
+        problem = HTTPProblem(
+            500,
+            f"internal error ({type(exc).__name__}); the server logged it and keeps serving.",
+            kind="internal_error",
+        )
+        return await _problem(request, problem)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness: 200 once the compressor is loaded and the proxy's LiteLLM imported, else 503."""
+        info = host.describe() | {"proxy": "ready" if proxy.warm else "loading"}
+        ready = info["status"] == "ready" and proxy.warm
+        return JSONResponse(info, status_code=200 if ready else 503)
+
+    @app.get("/metrics")
+    async def metrics_route(request: Request) -> Response:
+        """Prometheus text exposition."""
+        authorize(request)
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.post(COMPRESS_ROUTE)
+    async def compress_route(request: Request) -> JSONResponse:
+        """Compress `text` (one result) or `texts` (a batch), as `LoadedCompressor.compress_many` does."""
+        authorize(request)
+        data = await read_json(request, settings.max_body_bytes)
+        try:
+            body = CompressBody.model_validate(data)
+        except ValidationError as exc:
+            raise validation_problem(exc) from exc
+        texts = body.checked_texts(settings.max_texts)
+        if host.pending >= settings.max_pending:
+            raise HTTPProblem(
+                503,
+                f"server busy: {host.pending} batches wait for the compressor (--max-pending {settings.max_pending}); retry shortly.",
+                kind="busy",
+                headers={"Retry-After": "1"},
+            )
+        try:
+            outcome = await host.compress(texts, body.options())
+        except CompressError as exc:
+            raise HTTPProblem(422, str(exc)) from exc
+        except CompressorFailed as exc:
+            if settings.config.fail_closed:
+                raise HTTPProblem(
+                    503,
+                    f"the compressor failed ({exc}) and the server is fail_closed.",
+                    kind="compressor_error",
+                ) from exc
+            outcome = Outcome(passthrough(texts, body.domain), "compressor_error", str(exc))
+        outcome.record(metrics, COMPRESS_ROUTE)
+        results = outcome.results
+        statuses = {r["status"] for r in results}
+        hdrs = {"x-compress-status": "compressed" if "compressed" in statuses else "passthrough"}
+        if outcome.reason:
+            hdrs["x-compress-reason"] = outcome.reason
+        if body.text is not None:
+            return JSONResponse(results[0], headers=hdrs)
+        return JSONResponse(
+            {
+                "results": results,
+                "tokens_before": sum(r["tokens_before"] for r in results),
+                "tokens_after": sum(r["tokens_after"] for r in results),
+            },
+            headers=hdrs,
+        )
+
+    @app.post(CHAT_ROUTE)
+    async def chat_completions(request: Request) -> Response:
+        """OpenAI chat completions: compress the selected messages, forward, answer (or stream)."""
+        authorize(request)
+        data = await read_json(request, settings.max_body_bytes)
+        body, messages, info = await proxy.prepare(data)
+        resp, provider = await proxy.call(body, messages)
+        hdrs = headers(info)
+        if body.stream:
+            return StreamingResponse(
+                proxy.stream(resp, provider, info),
+                media_type="text/event-stream",
+                headers=hdrs | {"cache-control": "no-cache"},
+            )
+        payload = resp.model_dump(exclude_none=True) | {"compress": info}
+        return Response(scrub(json.dumps(payload)), media_type="application/json", headers=hdrs)
+
+    return app

@@ -1,0 +1,370 @@
+"""The OpenAI-compatible proxy: compress the chat messages the config selects, forward through LiteLLM.
+
+Which text is compressed (`proxy:` in the config, `compress.serve.config.ProxySelect`):
+- spans a caller wraps in `<compress>...</compress>`, in any message (the tags never reach the model);
+- a message marked `"compress": true` (whole), never one marked `"compress": false`;
+- otherwise messages whose role is in `roles` and whose text is at least `min_chars` long, except the
+  last user message when `keep_last_user` (it usually holds the question).
+A request may carry `"compress": {"rate": ..., "target_tokens": ..., "enabled": false}` to override
+the config's budget or turn compression off; these fields are removed before the call. Everything
+else in the request goes to the provider as it came (LiteLLM maps it), keys from the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from compress.errors import CompressError
+from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
+from compress.secrets import scrub
+from compress.serve.config import ProxySelect, ServeConfig
+from compress.serve.host import CompressorFailed, CompressorHost, Outcome, passthrough
+from compress.serve.http import HTTPProblem, validation_problem
+from compress.serve.metrics import Metrics
+
+# The OpenAI chat-completions parameters passed on. Anything else (LiteLLM's own api_base, api_key,
+# headers, mock_response ...) would let a caller redirect the server's provider key: refused by name.
+PASSED = frozenset(
+    {
+        "audio",
+        "frequency_penalty",
+        "function_call",
+        "functions",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "modalities",
+        "n",
+        "parallel_tool_calls",
+        "prediction",
+        "presence_penalty",
+        "reasoning_effort",
+        "response_format",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "stream_options",
+        "temperature",
+        "tool_choice",
+        "tools",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "verbosity",
+        "web_search_options",
+    }
+)
+SPAN = re.compile(r"<compress>(.*?)</compress>", re.DOTALL)
+ROUTE = "/v1/chat/completions"
+
+
+class Overrides(BaseModel):
+    """A request's own `compress` options."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    enabled: bool = True
+    rate: float | None = Field(default=None, gt=0, le=1)
+    target_tokens: int | None = Field(default=None, ge=1)
+
+
+class Message(BaseModel):
+    """The part of a chat message the proxy reads; every other field passes through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+    compress: bool | None = None
+
+
+class ChatBody(BaseModel):
+    """The part of a chat request the proxy reads."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    messages: list[Message] = Field(min_length=1)
+    stream: bool = False
+    compress: Overrides = Overrides()
+
+
+@dataclass
+class Segment:
+    """One text to compress: where it sits (message, content part, span) and the text."""
+
+    message: int
+    part: int | None
+    span: tuple[int, int] | None
+    text: str
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text"
+        )
+    return ""
+
+
+def select(messages: list[dict[str, Any]], rules: ProxySelect) -> tuple[list[Segment], str | None]:
+    """The segments to compress, and the query (the last user message's text) for query-aware compressors."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    last_user = users[-1] if users else None
+    segments: list[Segment] = []
+    for i, m in enumerate(messages):
+        content = m.get("content")
+        parts: list[tuple[int | None, str]] = (
+            [(None, content)]
+            if isinstance(content, str)
+            else [
+                (j, p["text"])
+                for j, p in enumerate(content or [])
+                if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            ]
+        )
+        mark = m.get("compress")
+        for j, text in parts:
+            spans = [s.span(1) for s in SPAN.finditer(text)] if rules.spans else []
+            if spans:
+                segments += [Segment(i, j, sp, text[sp[0] : sp[1]]) for sp in spans]
+            elif mark is True or (
+                mark is None
+                and m.get("role") in rules.roles
+                and len(text) >= rules.min_chars
+                and not (rules.keep_last_user and i == last_user)
+            ):
+                segments.append(Segment(i, j, None, text))
+    query = (
+        _text_of(messages[last_user].get("content"))
+        if rules.query == "last_user" and last_user is not None
+        else None
+    )
+    return segments, query
+
+
+def apply(
+    messages: list[dict[str, Any]], segments: list[Segment], texts: list[str], spans: bool
+) -> list[dict[str, Any]]:
+    """The messages with each segment replaced by its compressed text and every `<compress>` tag removed."""
+    out = [dict(m) for m in messages]
+    for m in out:
+        if isinstance(m.get("content"), list):
+            m["content"] = [dict(p) if isinstance(p, dict) else p for p in m["content"]]
+    # spans right to left within a text, so earlier offsets stay valid
+    for seg, new in sorted(zip(segments, texts, strict=True), key=lambda x: -(x[0].span or (0, 0))[0]):
+        m = out[seg.message]
+        old = m["content"] if seg.part is None else m["content"][seg.part]["text"]
+        if seg.span is None:
+            value = new
+        else:
+            start, end = seg.span[0] - len("<compress>"), seg.span[1] + len("</compress>")
+            value = old[:start] + new + old[end:]
+        if seg.part is None:
+            m["content"] = value
+        else:
+            m["content"][seg.part]["text"] = value
+    if spans:  # tags whose span was left as it was still must not reach the model
+        for m in out:
+            if isinstance(m.get("content"), str):
+                m["content"] = SPAN.sub(r"\1", m["content"])
+            elif isinstance(m.get("content"), list):
+                for p in m["content"]:
+                    if isinstance(p, dict) and isinstance(p.get("text"), str):
+                        p["text"] = SPAN.sub(r"\1", p["text"])
+    for m in out:
+        m.pop("compress", None)
+    return out
+
+
+def summary(outcome: Outcome | None, host: CompressorHost, seconds: float, segments: int) -> dict[str, Any]:
+    """What compression did to a request: the `compress` field and the `x-compress-*` headers' source."""
+    results = outcome.results if outcome else []
+    compressed = sum(r["status"] == "compressed" for r in results)
+    out: dict[str, Any] = {
+        "status": "compressed" if compressed else "passthrough",
+        "segments": segments,
+        "segments_compressed": compressed,
+        "tokens_before": sum(r["tokens_before"] for r in results),
+        "tokens_after": sum(r["tokens_after"] for r in results),
+        "seconds": round(seconds, 4),
+        "tokenizer": results[0]["tokenizer"] if results else None,
+        "compressor": host.info.get("name", host.settings.spec),
+    }
+    if outcome is not None and outcome.reason:
+        out["reason"] = outcome.reason
+    return out
+
+
+def headers(info: dict[str, Any]) -> dict[str, str]:
+    """The `x-compress-*` response headers."""
+    names = ("status", "segments", "tokens_before", "tokens_after", "seconds", "compressor", "reason")
+    return {f"x-compress-{k.replace('_', '-')}": str(info[k]) for k in names if info.get(k) is not None}
+
+
+def provider_of(model: str) -> str:
+    """LiteLLM's provider name for a model string (the prefix when LiteLLM does not know it)."""
+    try:
+        return str(litellm_module().get_llm_provider(model)[1])
+    except Exception:
+        return model.split("/", 1)[0] if "/" in model else "unknown"
+
+
+class Proxy:
+    """`POST /v1/chat/completions`: compress, forward with retries, answer (or stream) with what compression did."""
+
+    def __init__(self, config: ServeConfig, host: CompressorHost, metrics: Metrics) -> None:
+        self.config, self.host, self.metrics = config, host, metrics
+        self.llm = config.llm
+        self._sems: dict[str, asyncio.Semaphore] = {}
+        self.warm = False
+
+    async def warm_up(self) -> None:
+        """Import LiteLLM off the event loop (seconds): started with the server, awaited by the first call."""
+        if not self.warm:
+            await asyncio.get_running_loop().run_in_executor(None, error_classes)
+            self.warm = True
+
+    def _semaphore(self, provider: str) -> asyncio.Semaphore:
+        if provider not in self._sems:
+            limits = self.llm.concurrency
+            self._sems[provider] = asyncio.Semaphore(
+                max(1, int(limits.get(provider, limits.get("default", 64))))
+            )
+        return self._sems[provider]
+
+    async def prepare(self, data: dict[str, Any]) -> tuple[ChatBody, list[dict[str, Any]], dict[str, Any]]:
+        """The parsed request, the messages to send and the compression summary."""
+        try:
+            body = ChatBody.model_validate(data)
+        except ValidationError as exc:
+            raise validation_problem(exc) from exc
+        unknown = sorted(set(body.model_extra or {}) - PASSED)
+        if unknown:
+            raise HTTPProblem(
+                422,
+                f"{', '.join(unknown)}: not an OpenAI chat-completions parameter this proxy passes on "
+                f"(it passes {', '.join(sorted(PASSED))}); remove it from the request.",
+                param=unknown[0],
+            )
+        messages = [m.model_dump(exclude_none=False, exclude_unset=True) for m in body.messages]
+        rules = self.config.proxy
+        over = body.compress
+        if over.rate is not None and over.target_tokens is not None:
+            raise HTTPProblem(
+                422, "compress.rate, compress.target_tokens: give one of them, not both.", param="compress"
+            )
+        segments, query = select(messages, rules) if over.enabled else ([], None)
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        outcome: Outcome | None = None
+        if segments:
+            if over.rate is not None or over.target_tokens is not None:
+                budget = {"rate": over.rate, "target_tokens": over.target_tokens}
+            else:
+                budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
+            texts = [s.text for s in segments]
+            try:
+                outcome = await self.host.compress(texts, budget | {"query": query})
+            except CompressError as exc:
+                raise HTTPProblem(422, f"compress: {exc}", param="compress") from exc
+            except CompressorFailed as exc:
+                if self.config.fail_closed:
+                    self.metrics.errors.labels(ROUTE, "compressor").inc()
+                    raise HTTPProblem(
+                        503,
+                        f"the compressor failed ({exc}) and the server is fail_closed: the request was not forwarded.",
+                        kind="compressor_error",
+                    ) from exc
+                outcome = Outcome(passthrough(texts), "compressor_error", str(exc))
+            outcome.record(self.metrics, ROUTE)
+            messages = apply(messages, segments, [r["compressed"] for r in outcome.results], rules.spans)
+        else:
+            messages = apply(messages, [], [], rules.spans)
+        return body, messages, summary(outcome, self.host, loop.time() - t0, len(segments))
+
+    def _call_kwargs(self, body: ChatBody, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        params = {k: v for k, v in (body.model_extra or {}).items()}
+        return {
+            "model": body.model,
+            "messages": messages,
+            "stream": body.stream,
+            "timeout": self.llm.timeout_s,
+            "num_retries": 0,
+            **endpoint_kwargs(body.model, self.llm.endpoints),
+            **params,
+        }
+
+    async def call(self, body: ChatBody, messages: list[dict[str, Any]]) -> tuple[Any, str]:
+        """The provider's answer (or its stream), retried as the `llm` config says; HTTPProblem when it fails."""
+        await self.warm_up()
+        litellm = litellm_module()
+        retryable, final = error_classes()
+        provider = provider_of(body.model)
+        kwargs = self._call_kwargs(body, messages)
+        try:
+            async with self._semaphore(provider):
+                resp, attempts = await with_retries(lambda: litellm.acompletion(**kwargs), self.llm)
+        except final as exc:
+            self.metrics.upstream.labels(provider, "refused").inc()
+            status = int(getattr(exc, "status_code", 502) or 502)
+            if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
+                raise HTTPProblem(
+                    502,
+                    f"upstream provider {provider} refused the server's key for model {body.model} "
+                    f"({type(exc).__name__}: {str(exc)[:300]}); set the provider's key in the server's environment.",
+                    kind="upstream_error",
+                ) from exc
+            raise HTTPProblem(
+                status if 400 <= status < 500 else 502,
+                f"upstream provider {provider} rejected the request for model {body.model} "
+                f"({type(exc).__name__}: {str(exc)[:300]}).",
+                kind="upstream_error",
+            ) from exc
+        except retryable as exc:
+            self.metrics.upstream.labels(provider, "failed").inc()
+            self.metrics.upstream_retries.labels(provider).inc(self.llm.max_retries)
+            raise HTTPProblem(
+                502,
+                f"upstream provider {provider} failed for model {body.model} after {self.llm.max_retries + 1} "
+                f"attempts ({type(exc).__name__}: {str(exc)[:300]}).",
+                kind="upstream_error",
+            ) from exc
+        self.metrics.upstream.labels(provider, "ok").inc()
+        if attempts > 1:
+            self.metrics.upstream_retries.labels(provider).inc(attempts - 1)
+        return resp, provider
+
+    async def stream(self, resp: Any, provider: str, info: dict[str, Any]) -> AsyncIterator[bytes]:
+        """The provider's stream as OpenAI server-sent events, the first chunk carrying the `compress`
+        field; a failure mid-stream ends it with an error event (a retry would repeat what was sent)."""
+        first = True
+        try:
+            async for chunk in resp:
+                data = chunk.model_dump(exclude_none=True)
+                if first:
+                    data["compress"], first = info, False
+                yield b"data: " + scrub(json.dumps(data)).encode() + b"\n\n"
+        except Exception as exc:
+            self.metrics.upstream.labels(provider, "stream_broken").inc()
+            error = {
+                "message": scrub(
+                    f"upstream provider {provider} broke the stream: {type(exc).__name__}: {exc}"
+                ),
+                "type": "upstream_error",
+                "code": 502,
+            }
+            yield b"data: " + json.dumps({"error": error}).encode() + b"\n\n"
+        yield b"data: [DONE]\n\n"

@@ -1,0 +1,463 @@
+"""The server as a real process (`python -m compress.serve`) on a free loopback port, in front of the
+loopback OpenAI-compatible provider: readiness, passthrough while loading, every bad input, auth,
+metrics, the proxy with and without streaming (OpenAI SDK), upstream faults, a dying compressor
+(fail-open and fail-closed), secrets, and a graceful SIGTERM.
+
+Two servers start together when the module starts: `fast` (truncate; an API key; the bulk of the
+tests) and `slow` (selfinfo, which loads a model: loading is seen; fail_closed; SIGTERM at the end).
+Tests run in file order: the ones that kill a worker or stop a server come last for that server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from compress.llm.tokens import CL100K
+from tests.conftest import CACHE
+from tests.support.openai_server import OpenAIServer, ServerState
+from tests.support.serve import ServeProcess
+
+API_KEY = "compress-test-key-5a1c9e"
+PLANTED = "sk-planted-provider-key-7f3b2d9e41"  # the provider key: must never leave the server
+MODEL = "gpt-4o-mini"  # a plain OpenAI model name, as an SDK user writes it
+LONG = " ".join(
+    f"Sentence {i} tells the reader one more fact about the harbour, its boats, its tides and its keeper."
+    for i in range(14)
+)
+QUESTION = "What about the tides?"
+CHAT = [
+    {"role": "user", "content": LONG},
+    {"role": "assistant", "content": "Noted."},
+    {"role": "user", "content": QUESTION},
+]
+# every response body and header any test saw, searched for the planted key at the end
+SEEN: list[str] = []
+
+
+def _see(r: httpx.Response) -> httpx.Response:
+    SEEN.append(r.text + json.dumps(dict(r.headers)))
+    return r
+
+
+def _config(tmp: Path, name: str, **top: Any) -> Path:
+    cfg = {
+        "proxy": {"min_chars": 200, "rate": 0.5},
+        "llm": {"max_retries": 2, "base_delay_s": 0.05, "timeout_s": 2.0},
+        **top,
+    }
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[OpenAIServer]:
+    with OpenAIServer(ServerState()) as srv:
+        yield srv
+
+
+def _reset(up: OpenAIServer) -> ServerState:
+    s = up.state
+    with s.lock:
+        s.failures, s.always, s.delay_s, s.slow_s, s.requests = [], None, 0.0, 5.0, 0
+        s.bodies.clear()
+        s.authorizations.clear()
+    return s
+
+
+@pytest.fixture(scope="module")
+def servers(
+    upstream: OpenAIServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServeProcess]]:
+    tmp = tmp_path_factory.mktemp("serve")
+    env = {
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+        "COMPRESS_CACHE": str(CACHE),
+        "OPENAI_API_KEY": PLANTED,
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_BASE": upstream.base_url,
+    }
+    os.environ.pop("COMPRESS_API_KEY", None)
+    slow = ServeProcess(
+        "selfinfo", tmp / "slow.log", "--config", str(_config(tmp, "slow", fail_closed=True)), env=env
+    )
+    fast = ServeProcess(
+        "truncate",
+        tmp / "fast.log",
+        "--config",
+        str(_config(tmp, "fast")),
+        "--max-body-bytes",
+        "20000",
+        "--max-texts",
+        "4",
+        env=env,
+        api_key=API_KEY,
+    )
+    yield {"fast": fast, "slow": slow}
+    for s in (fast, slow):
+        if s.proc.poll() is None:
+            s.stop(signal.SIGKILL)
+
+
+def _chat(server: ServeProcess, **extra: Any) -> httpx.Response:
+    body = {"model": MODEL, "messages": CHAT} | extra
+    return _see(server.client.post("/v1/chat/completions", json=body))
+
+
+def _sample(metrics: dict[str, float], name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`."""
+    total = 0.0
+    for key, value in metrics.items():
+        base, _, rest = key.partition("{")
+        pairs = dict(p.split("=", 1) for p in rest.rstrip("}").split(",") if "=" in p)
+        if base == name and all(pairs.get(k) == f'"{v}"' for k, v in labels.items()):
+            total += value
+    return total
+
+
+# --- the slow server: loading -> ready -------------------------------------------------------
+
+
+def test_answers_at_once_and_passes_through_while_loading(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    slow = servers["slow"]
+    slow.wait_up()
+    ready = _see(slow.client.get("/readyz"))
+    assert ready.status_code == 503 and ready.json()["status"] == "loading"
+    r = _see(slow.client.post("/v1/compress", json={"text": LONG, "rate": 0.5}))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["compressed"] == LONG and body["status"] == "passthrough"
+    assert body["tokenizer"] == CL100K and body["tokens_before"] == body["tokens_after"] > 0
+    assert r.headers["x-compress-reason"] == "loading"
+    # the proxy forwards the request uncompressed rather than making the caller wait
+    state = _reset(upstream)
+    r = _chat(slow)
+    assert r.status_code == 200, r.text
+    assert state.bodies[-1]["messages"][0]["content"] == LONG
+    assert r.json()["compress"]["reason"] == "loading" and r.headers["x-compress-status"] == "passthrough"
+    assert _sample(slow.metrics(), "compress_passthroughs_total", reason="loading") >= 2
+
+
+def test_loading_turns_ready_and_compresses(servers: dict[str, ServeProcess]) -> None:
+    slow = servers["slow"]
+    info = slow.wait_ready()
+    assert info["compressor"]["name"] == "selfinfo" and info["worker_pid"] != slow.proc.pid
+    r = _see(slow.client.post("/v1/compress", json={"text": LONG, "rate": 0.5}))
+    body = r.json()
+    assert r.status_code == 200 and body["status"] == "compressed", body
+    assert body["tokens_after"] < body["tokens_before"] and body["tokenizer"] != CL100K
+    assert _sample(slow.metrics(), "compress_ready") == 1
+
+
+# --- the fast server: input, auth, metrics ---------------------------------------------------
+
+BAD: list[tuple[str, dict[str, Any], int, list[str]]] = [
+    ("not JSON", {"content": b"{not json"}, 400, ["not JSON", "line 1"]),
+    ("invalid UTF-8", {"content": b'{"text": "caf\xe9"}'}, 400, ["UTF-8", "byte"]),
+    ("empty body", {"content": b""}, 400, ["empty"]),
+    ("a JSON list", {"json": ["a"]}, 400, ["JSON object"]),
+    ("missing text", {"json": {"rate": 0.5}}, 422, ["text: missing"]),
+    ("empty text", {"json": {"text": ""}}, 422, ["text: empty"]),
+    ("blank text", {"json": {"text": "  \n "}}, 422, ["text: empty"]),
+    ("empty text in a batch", {"json": {"texts": ["fine", ""]}}, 422, ["texts[1]: empty"]),
+    ("empty batch", {"json": {"texts": []}}, 422, ["texts: an empty list"]),
+    ("text a number", {"json": {"text": 5}}, 422, ["text:", "got int"]),
+    ("texts a string", {"json": {"texts": "abc"}}, 422, ["texts:", "got str"]),
+    ("rate a string", {"json": {"text": "a b c", "rate": "half"}}, 422, ["rate:", "got str"]),
+    ("rate above 1", {"json": {"text": "a b c", "rate": 1.5}}, 422, ["rate:", "less than or equal to 1"]),
+    ("target_tokens 0", {"json": {"text": "a b c", "target_tokens": 0}}, 422, ["target_tokens:", "1"]),
+    (
+        "both budgets",
+        {"json": {"text": "a b", "rate": 0.5, "target_tokens": 3}},
+        422,
+        ["rate, target_tokens"],
+    ),
+    ("unknown field", {"json": {"txt": "a b c"}}, 422, ["txt:", "Extra inputs"]),
+    ("lone surrogate", {"content": b'{"text": "ab \\ud800 cd"}'}, 422, ["text:", "surrogate"]),
+    ("unknown domain", {"json": {"text": LONG, "rate": 0.5, "domain": "poetry"}}, 422, ["domain", "poetry"]),
+    ("body over the limit", {"json": {"text": "x " * 15000}}, 413, ["20000 bytes", "--max-body-bytes"]),
+    ("too many texts", {"json": {"texts": ["a b"] * 5}}, 413, ["5 texts", "limit of 4", "--max-texts"]),
+]
+
+
+def test_every_bad_input_gets_a_4xx_naming_the_field_and_the_server_keeps_serving(
+    servers: dict[str, ServeProcess],
+) -> None:
+    fast = servers["fast"]
+    fast.wait_up()
+    fast.wait_ready()
+    for what, kwargs, status, needles in BAD:
+        r = _see(fast.client.post("/v1/compress", **kwargs))
+        assert r.status_code == status, (what, r.status_code, r.text)
+        message = r.json()["error"]["message"]
+        assert all(n in message for n in needles), (what, message)
+        assert "Traceback" not in r.text
+    # a body streamed without Content-Length is counted as it arrives
+    r = _see(fast.client.post("/v1/compress", content=iter([b'{"text": "', b"y" * 30000, b'"}'])))
+    assert r.status_code == 413 and "--max-body-bytes" in r.json()["error"]["message"]
+    # the proxy's input, and LiteLLM's own routing arguments a caller must not set
+    for body, status, needle in [
+        (b"[1,", 400, "not JSON"),
+        (json.dumps({"model": MODEL}).encode(), 422, "messages"),
+        (json.dumps({"model": MODEL, "messages": "hi"}).encode(), 422, "messages"),
+        (json.dumps({"model": MODEL, "messages": CHAT, "api_base": "http://evil"}).encode(), 422, "api_base"),
+    ]:
+        r = _see(fast.client.post("/v1/chat/completions", content=body))
+        assert r.status_code == status and needle in r.json()["error"]["message"], r.text
+    r = _see(fast.client.get("/v1/nothing"))
+    assert r.status_code == 404 and "/v1/compress" in r.json()["error"]["message"]
+    r = _see(fast.client.post("/v1/compress", json={"text": LONG, "rate": 0.5}))
+    assert r.status_code == 200 and r.json()["status"] == "compressed"
+    m = fast.metrics()
+    assert _sample(m, "compress_errors_total", route="/v1/compress") >= len(BAD) + 1
+    assert _sample(m, "compress_http_requests_total", route="/v1/compress", status="500") == 0
+
+
+def test_api_key_is_required_except_by_the_probes(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    fast = servers["fast"]
+    state = _reset(upstream)
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
+        for method, path in (("POST", "/v1/compress"), ("POST", "/v1/chat/completions"), ("GET", "/metrics")):
+            r = _see(
+                httpx.request(method, fast.url + path, headers=headers, json={"text": "a b c", "rate": 0.5})
+            )
+            assert r.status_code == 401, (headers, path, r.text)
+            assert r.headers["www-authenticate"] == "Bearer"
+            assert "COMPRESS_API_KEY" in r.json()["error"]["message"]
+    assert state.requests == 0
+    assert httpx.get(fast.url + "/healthz").status_code == 200
+    assert httpx.get(fast.url + "/readyz").status_code == 200
+    sdk = openai.OpenAI(base_url=fast.url + "/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        sdk.chat.completions.create(model=MODEL, messages=CHAT)  # type: ignore[arg-type]
+
+
+def test_batches_and_metrics_counters_move(servers: dict[str, ServeProcess]) -> None:
+    fast = servers["fast"]
+    before = fast.metrics()
+    r = _see(fast.client.post("/v1/compress", json={"texts": [LONG, LONG[:400]], "rate": 0.5}))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert [x["status"] for x in body["results"]] == ["compressed", "compressed"]
+    assert body["tokens_before"] == sum(x["tokens_before"] for x in body["results"])
+    assert all(LONG.startswith(x["compressed"]) for x in body["results"])  # truncate keeps the head
+    after = fast.metrics()
+
+    def moved(name: str, **labels: str) -> float:
+        return _sample(after, name, **labels) - _sample(before, name, **labels)
+
+    assert moved("compress_http_requests_total", route="/v1/compress", method="POST", status="200") == 1
+    assert moved("compress_http_request_seconds_count", route="/v1/compress") == 1
+    assert moved("compress_tokens_in_total", route="/v1/compress") == body["tokens_before"]
+    assert moved("compress_tokens_out_total", route="/v1/compress") == body["tokens_after"]
+    assert moved("compress_texts_total", route="/v1/compress", status="compressed") == 2
+    assert moved("compress_compressor_seconds_count") == 1
+
+
+# --- the fast server: the proxy ----------------------------------------------------------------
+
+
+def test_proxy_round_trip_with_the_openai_sdk(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    fast = servers["fast"]
+    state = _reset(upstream)
+    sdk = openai.OpenAI(base_url=fast.url + "/v1", api_key=API_KEY, max_retries=0)
+    raw = sdk.chat.completions.with_raw_response.create(model=MODEL, messages=CHAT)  # type: ignore[arg-type]
+    SEEN.append(raw.http_response.text + json.dumps(dict(raw.headers)))
+    completion = raw.parse()
+    assert completion.choices[0].message.content == f"echo: {QUESTION}"
+    assert completion.usage is not None and completion.usage.total_tokens == 110
+    info = (completion.model_extra or {})["compress"]
+    assert info["status"] == "compressed" and info["segments"] == 1
+    assert int(raw.headers["x-compress-tokens-after"]) < int(raw.headers["x-compress-tokens-before"])
+    assert int(raw.headers["x-compress-tokens-before"]) == info["tokens_before"]
+    assert float(raw.headers["x-compress-seconds"]) >= 0
+    sent = state.bodies[-1]["messages"]
+    assert LONG.startswith(sent[0]["content"]) and len(sent[0]["content"]) < len(LONG)
+    assert sent[1:] == CHAT[1:]  # the short answer and the question go as they came
+    assert state.authorizations[-1] == f"Bearer {PLANTED}"  # the provider's key, not the caller's
+
+
+def test_proxy_compresses_marked_spans_and_honours_per_message_markers(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    fast = servers["fast"]
+    state = _reset(upstream)
+    short = "Facts: " + LONG[:150]  # under min_chars: compressed only because it is wrapped
+    messages = [
+        {"role": "system", "content": f"Rules first. <compress>{LONG}</compress> Keep it short."},
+        {"role": "user", "content": LONG, "compress": False},
+        {"role": "tool", "content": [{"type": "text", "text": f"<compress>{short}</compress>"}]},
+        {"role": "user", "content": QUESTION},
+    ]
+    r = _see(fast.client.post("/v1/chat/completions", json={"model": MODEL, "messages": messages}))
+    assert r.status_code == 200, r.text
+    sent = state.bodies[-1]["messages"]
+    system = sent[0]["content"]
+    assert (
+        system.startswith("Rules first. ")
+        and system.endswith(" Keep it short.")
+        and "compress>" not in system
+    )
+    assert len(system) < len(messages[0]["content"]) - len("<compress></compress>")
+    assert sent[1] == {"role": "user", "content": LONG}  # marked false: as it was, the marker removed
+    tool_text = sent[2]["content"][0]["text"]
+    assert "compress>" not in tool_text and short.startswith(tool_text) and len(tool_text) < len(short)
+    assert r.json()["compress"]["segments"] == 2
+    # the request's own options: compression off
+    r = _see(
+        fast.client.post(
+            "/v1/chat/completions", json={"model": MODEL, "messages": CHAT, "compress": {"enabled": False}}
+        )
+    )
+    assert r.status_code == 200 and state.bodies[-1]["messages"][0]["content"] == LONG
+    assert "compress" not in state.bodies[-1]
+
+
+def test_proxy_streams_through(servers: dict[str, ServeProcess], upstream: OpenAIServer) -> None:
+    fast = servers["fast"]
+    state = _reset(upstream)
+    state.failures = [429]  # retried before the stream starts
+    sdk = openai.OpenAI(base_url=fast.url + "/v1", api_key=API_KEY, max_retries=0)
+    chunks = list(
+        sdk.chat.completions.create(
+            model=MODEL,
+            messages=CHAT,  # type: ignore[arg-type]
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    SEEN.extend(c.model_dump_json() for c in chunks)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == f"echo: {QUESTION}"
+    assert (chunks[0].model_extra or {})["compress"]["status"] == "compressed"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == len(text.split(" "))
+    assert state.requests == 2 and state.bodies[-1]["stream"] is True
+    assert len(state.bodies[-1]["messages"][0]["content"]) < len(LONG)
+
+
+def test_upstream_faults_are_retried_then_a_502_names_the_provider(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    fast = servers["fast"]
+    state = _reset(upstream)
+    state.failures = [429, 500]
+    r = _chat(fast)
+    assert r.status_code == 200 and state.requests == 3, r.text  # max_retries: 2
+    for fault in (429, 500, "slow"):
+        state = _reset(upstream)
+        if fault == "slow":
+            state.failures, state.slow_s = ["slow"] * 3, 4.0  # past the 2 s timeout, three times
+        else:
+            state.always = fault  # type: ignore[assignment]
+        r = _chat(fast)
+        assert r.status_code == 502, (fault, r.text)
+        error = r.json()["error"]
+        assert "upstream provider openai" in error["message"] and "3 attempts" in error["message"], error
+        assert error["type"] == "upstream_error" and state.requests == 3
+    state = _reset(upstream)
+    state.always = 401  # the provider rejects the key, quoting it
+    r = _chat(fast)
+    assert r.status_code == 502 and "refused the server's key" in r.json()["error"]["message"]
+    assert state.requests == 1  # not retried
+    m = fast.metrics()
+    assert _sample(m, "compress_upstream_requests_total", provider="openai", outcome="failed") == 3
+    assert _sample(m, "compress_upstream_retries_total", provider="openai") >= 2 + 3 * 2
+
+
+def test_provider_keys_never_leave_the_server(servers: dict[str, ServeProcess]) -> None:
+    fast = servers["fast"]
+    SEEN.append(httpx.get(fast.url + "/metrics", headers=fast.auth()).text)
+    assert SEEN and not [s for s in SEEN if PLANTED in s]
+    log = fast.log()
+    assert "POST /v1/chat/completions" in log  # the log is there, and has none of the keys
+    assert PLANTED not in log and API_KEY not in log
+
+
+def test_a_dying_compressor_fails_open_and_restarts(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    fast = servers["fast"]
+    pid = fast.wait_ready()["worker_pid"]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    state = _reset(upstream)
+    r = _chat(fast)
+    assert r.status_code == 200, r.text
+    assert state.bodies[-1]["messages"][0]["content"] == LONG  # forwarded uncompressed
+    assert (
+        r.json()["compress"]["reason"] == "compressor_error"
+        and r.headers["x-compress-reason"] == "compressor_error"
+    )
+    m = fast.metrics()
+    assert _sample(m, "compress_compressor_failures_total") == 1
+    assert _sample(m, "compress_worker_restarts_total") == 1
+    info = fast.wait_ready()
+    assert info["worker_pid"] != pid
+    r = _see(fast.client.post("/v1/compress", json={"text": LONG, "rate": 0.5}))
+    assert r.json()["status"] == "compressed"
+
+
+# --- the slow server: fail_closed, then SIGTERM -----------------------------------------------
+
+
+def test_fail_closed_answers_503_instead_of_forwarding(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    slow = servers["slow"]
+    pid = slow.wait_ready()["worker_pid"]
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(0.5)
+    state = _reset(upstream)
+    r = _chat(slow)
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["type"] == "compressor_error" and "fail_closed" in r.json()["error"]["message"]
+    assert state.requests == 0
+    assert _sample(slow.metrics(), "compress_compressor_failures_total") == 1
+
+
+def test_sigterm_finishes_the_request_in_flight_then_exits_0(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    slow = servers["slow"]
+    state = _reset(upstream)
+    state.delay_s = 1.5  # under the 2 s timeout: slow, not failing
+    result: dict[str, Any] = {}
+
+    def call() -> None:
+        body = {"model": MODEL, "messages": [{"role": "user", "content": QUESTION}]}
+        result["r"] = httpx.post(slow.url + "/v1/chat/completions", json=body, timeout=60)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    deadline = time.monotonic() + 30
+    while state.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state.in_flight == 1
+    code = slow.stop(signal.SIGTERM)
+    caller.join(30)
+    assert (
+        result["r"].status_code == 200
+        and result["r"].json()["choices"][0]["message"]["content"] == f"echo: {QUESTION}"
+    )
+    assert code == 0
+    with pytest.raises(httpx.TransportError):
+        httpx.get(slow.url + "/healthz", timeout=2)
