@@ -11,12 +11,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
 import numpy as np
 
 from compress.llm.tokens import TokenCounter
 from compress.metrics.facts import protected_spans
 
 _WORD = re.compile(r"\S+")
+_EDGE = re.compile(r"^\W+|\W+$")
+# words a question names that say nothing about which words of the text it needs
+_STOP = frozenset(
+    re.findall(
+        r"\w+",
+        "the a an and or of to in on at for by with from as is are was were be been what which who whom whose "
+        "when where why how does do did can could should would will this that these those it its about into "
+        "than then there their they them text say says said tell any some all not no yes",
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -70,15 +81,26 @@ def render(words: Words, keep: np.ndarray | Sequence[bool]) -> str:
     for i in idx.tolist():
         if prev < 0:
             parts.append(indent[i] if words.opens_line[i] else "")
-        elif words.line[i] == words.line[prev]:
-            parts.append(gaps[i])
-        elif words.opens_line[i]:
+        elif words.line[i] == words.line[prev] or words.opens_line[i]:
             parts.append(gaps[i])
         else:  # the start of this word's line was dropped: break the line, keep its indentation
             parts.append("\n" + indent[i])
         parts.append(text[int(words.starts[i]) : int(words.ends[i])])
         prev = i
     return "".join(parts).rstrip()
+
+
+def normalize(word: str) -> str:
+    """A word compared across texts: lower case, surrounding punctuation stripped."""
+    core = _EDGE.sub("", word.lower())
+    return core or word.lower()
+
+
+def query_words(words: Words, query: str) -> np.ndarray:
+    """Which words of the text a question names (the same word, normalised; short and function words
+    left out): what a question-aware compressor should keep."""
+    named = {w for w in (normalize(q) for q in query.split()) if len(w) >= 3 and w not in _STOP}
+    return np.array([normalize(words.word(i)) in named for i in range(len(words))], dtype=bool)
 
 
 def overlapping(words: Words, spans: Iterable[tuple[int, int]]) -> np.ndarray:
@@ -146,37 +168,36 @@ def largest_within(n: int, guess: int, cost: Callable[[int], int], budget: int, 
     k = min(n, max(lo_bound, guess))
     memo: dict[int, int] = {}
 
-    def c(j: int) -> int:
+    def fits(j: int) -> bool:
         if j not in memo:
             memo[j] = cost(j)
-        return memo[j]
+        return memo[j] <= budget
 
-    if c(k) <= budget:
-        lo, step = k, 1
-        hi = None
+    # gallop from the guess to a bracket lo (fits) < hi (does not), then bisect
+    step = 1
+    if fits(k):
+        lo, hi = k, n + 1
         while lo < n:
             j = min(n, lo + step)
-            if c(j) <= budget:
-                lo, step = j, step * 2
-            else:
+            if not fits(j):
                 hi = j
                 break
-        if hi is None:
+            lo, step = j, step * 2
+        if hi > n:
             return lo
     else:
-        hi, step = k, 1
-        lo = None
+        lo, hi = lo_bound - 1, k
         while hi > lo_bound:
             j = max(lo_bound, hi - step)
-            if c(j) <= budget:
+            if fits(j):
                 lo = j
                 break
             hi, step = j, step * 2
-        if lo is None:
+        if lo < lo_bound:
             return lo_bound
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if c(mid) <= budget:
+        if fits(mid):
             lo = mid
         else:
             hi = mid

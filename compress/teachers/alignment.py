@@ -10,15 +10,12 @@ mask does not say what the teacher did; the classifier's `labels` filter drops s
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
 
-from compress.compressors.wordselect import Words, split_words
-
-_EDGE = re.compile(r"^\W+|\W+$")
+from compress.compressors.wordselect import Words, normalize, split_words
 
 
 @dataclass(frozen=True)
@@ -31,20 +28,13 @@ class Alignment:
     n_compressed: int
 
 
-def _norm(word: str) -> str:
-    core = _EDGE.sub("", word.lower())
-    return core or word.lower()
-
-
-def align(
-    original: str | Words, compressed: str, window: int = 40, fuzzy: float = 0.85
-) -> Alignment:
+def align(original: str | Words, compressed: str, window: int = 40, fuzzy: float = 0.85) -> Alignment:
     """The keep mask of `original`'s words that `compressed` kept, matched in order within `window`
     words after the previous match; `fuzzy` is the least similarity ratio for a near match (words of
     4+ characters; 1.0 = exact only)."""
     words = original if isinstance(original, Words) else split_words(original)
-    norm = [_norm(words.word(i)) for i in range(len(words))]
-    comp = [_norm(w) for w in compressed.split()]
+    norm = [normalize(words.word(i)) for i in range(len(words))]
+    comp = [normalize(w) for w in compressed.split()]
     keep = np.zeros(len(words), dtype=bool)
     pos = 0
     found = 0
