@@ -213,6 +213,7 @@ class ClassifierCompressor:
         self.query_aware = bool(meta.get("query_aware", True))
         self.max_query = int(meta.get("max_query_tokens", 64))
         self.batch = int(meta.get("inference_batch", 16))
+        self.query_boost = float(meta.get("query_boost", 1.0))
 
     def _query_ids(self, query: str | None) -> list[int]:
         if not query or not self.query_aware or not query.strip():
@@ -260,6 +261,10 @@ class ClassifierCompressor:
             r = requests[i]
             words = split_words(r.text)
             patterns = list(r.domain.get("protect_patterns") or []) if r.domain is not None else []
+            if r.query and self.query_aware and self.query_boost:
+                # the words the question names, raised by a lexical prior: what the encoder learns
+                # from the second segment takes more data than a small run has
+                p = p + self.query_boost * query_words(words, r.query)
             guard = protected(words, self.protect, patterns, r.force_tokens)
             budget = self.budget_of(r)
             if self.counter.count(r.text) <= budget:
@@ -406,6 +411,11 @@ def train_classifier(
             "(teacher=selfinfo), whose labels are exact."
         )
     tok, model = load_encoder(str(ccfg.encoder), ccfg.get("encoder_layers"))
+    if bool(ccfg.get("freeze_embeddings", True)):
+        # the vocabulary's embeddings are most of a small encoder's weights; a few thousand labelled
+        # windows do not move them usefully, and their optimizer state is most of a step's time
+        for p in model.base_model.embeddings.parameters():
+            p.requires_grad_(False)
     model.to(device)
     model.train()
     windows, skipped = training_windows(tok, usable, ccfg, int(cfg.seed))
@@ -477,6 +487,7 @@ def train_classifier(
         "query_aware": bool(ccfg.get("query_aware", True)),
         "max_query_tokens": int(ccfg.get("max_query_tokens", 64)),
         "inference_batch": int(ccfg.get("inference_batch", 16)),
+        "query_boost": float(ccfg.get("query_boost", 1.0)),
         "protect": list(ccfg.get("protect") or []),
         # the rate it keeps when a request gives no budget: the teacher's, as achieved on its pairs
         "rate": float(np.mean(rates)) if rates else float(cfg.teacher.get("rate", 0.5)),

