@@ -42,5 +42,5 @@ def test_smoke_pipeline_with_the_classifier(tmp_path: Path) -> None:
     at = {(c["method"], c["rate"]) for c in summary["curves"]}
     assert {("trained", 0.5), ("truncate", 0.5), ("selfinfo", 0.5)} <= at
     trained_curve = next(c for c in summary["curves"] if c["method"] == "trained" and c["rate"] == 0.5)
-    assert 0.3 <= trained_curve["achieved_rate"] <= 0.6
+    assert 0.3 <= trained_curve["achieved_rate"] <= 0.7
     assert any(h["method"] == "trained" and h["rate"] == 0.5 for h in summary["headline"])
