@@ -9,9 +9,12 @@ from rich.console import Console
 
 from compress.backends import get_backend
 from compress.compressors.base import Compressor
+from compress.compressors.classifier import KIND as CLASSIFIER
+from compress.compressors.classifier import load_classifier
 from compress.compressors.export import ensure_gguf
 from compress.compressors.generative import LlamaCppGenerative, read_meta
 from compress.errors import CompressError
+from compress.llm.tokens import TokenCounter
 from compress.models.bundled import LOCAL_MODELS, gguf_path
 from compress.models.engines import resolve_engine
 
@@ -35,14 +38,23 @@ def load_trained(
     device: str = "cpu",
     dtype: str = "float32",
     engine: str = "auto",
+    counter: TokenCounter | None = None,
 ) -> Compressor:
-    """The trained compressor in `adapter_dir`.
+    """The trained compressor in `adapter_dir`, of the kind its `compressor.json` names.
 
     `engine` (the generative kind): `llama_cpp` runs the base GGUF with the adapter exported as a GGUF
     LoRA (once, cached beside it); `transformers` loads it through the backend that trained it; `auto`
-    takes llama.cpp when it is installed and the base model is bundled, else transformers."""
+    takes llama.cpp when it is installed and the base model is bundled, else transformers.
+    `counter` (the classifier kind): whose tokens its budgets count (default: the target model it was
+    trained for)."""
     chosen = resolve_engine(engine, setting="engine")
     meta = read_meta(adapter_dir)
+    if meta.get("kind") == CLASSIFIER:
+        if engine == "llama_cpp":
+            raise CompressError(
+                f"{adapter_dir}: engine=llama_cpp runs the generative kind, not 'classifier'."
+            )
+        return load_classifier(adapter_dir, meta, cache_dir, device, counter)
     generative = meta.get("kind", "generative") == "generative"
     if not generative and engine == "llama_cpp":
         raise CompressError(

@@ -301,6 +301,19 @@ class TokenCounter:
             return list(self.tiktoken.encode(text, disallowed_special=()))
         return _encode_cl100k(text)
 
+    def token_starts(self, text: str) -> list[int] | None:
+        """Where each token of `text` starts (character offsets), None for a counting API (no ids)."""
+        if self.api is not None:
+            return None
+        if self.tok is not None:
+            if not getattr(self.tok, "is_fast", False):
+                return None
+            enc = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)
+            return [int(a) for a, _ in enc["offset_mapping"]]
+        enc = self.tiktoken if self.tiktoken is not None else _cl100k_encoding()
+        _, offsets = enc.decode_with_offsets(enc.encode(text, disallowed_special=()))
+        return [int(o) for o in offsets]
+
     def _decode(self, ids: list[int]) -> str:
         if self.tok is not None:
             return str(self.tok.decode(ids, skip_special_tokens=True))

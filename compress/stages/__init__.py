@@ -41,7 +41,7 @@ STAGES: dict[str, Stage] = {
             "generate",
             run_generate,
             (),
-            1,
+            2,
             ("data", "domain", "teacher", "validation.models", "tokens"),
             frozenset({"probes", "part_probes", "metric"}),
         ),
@@ -53,7 +53,7 @@ STAGES: dict[str, Stage] = {
             run_train,
             ("validate",),
             1,
-            ("train", "backend", "model", "domain.instruction", "seed"),
+            ("train", "compressor", "backend", "model", "domain.instruction", "seed"),
             frozenset({"threads", "architecture"}),
         ),
         # held-out samples come from generate's pairs; the trained compressor from train
@@ -62,7 +62,7 @@ STAGES: dict[str, Stage] = {
             run_evaluate,
             ("generate", "train"),
             2,
-            ("evaluate", "validation", "domain", "tokens", "seed"),
+            ("evaluate", "compressor", "validation", "domain", "tokens", "seed"),
         ),
     )
 }

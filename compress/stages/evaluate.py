@@ -23,9 +23,9 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 from rich.progress import track
 
-from compress.backends import get_backend
 from compress.compressors.base import Compressor, Request
 from compress.compressors.baselines import BaselineContext, make_baseline, scoring_model
+from compress.compressors.kinds import CompressorKind, compressor_kind
 from compress.compressors.trained import load_trained
 from compress.errors import CompressError
 from compress.llm.client import ChatRequest
@@ -336,20 +336,29 @@ def _judge_bias(
     ]
 
 
-def _compress_trained(ctx: StageContext, texts: list[str], counter: TokenCounter) -> Outputs:
-    """The trained compressor on every text (held-out samples and gold-task contexts)."""
-    ev = ctx.cfg.evaluate
-    # on a GPU the compressor runs there in the backend's dtype (a Qwen3-8B adapter is 32 GB in float32)
-    device, dtype = get_backend(str(ctx.cfg.backend.name)).inference_device(ctx.cfg)
-    compressor = load_trained(
-        ctx.inputs["train"] / "adapter", ctx.cache, device, dtype, str(ev.get("engine", "auto"))
-    )
-    counter.prefetch(texts)
+def _load_trained(ctx: StageContext, counter: TokenCounter) -> tuple[Compressor, CompressorKind]:
+    """The trained compressor and its kind, on the device the kind runs on here (on a GPU a generative
+    one runs in the backend's dtype: a Qwen3-8B adapter is 32 GB in float32); a classifier counts its
+    budgets with the evaluation's own target-model counter."""
+    kind = compressor_kind(ctx.cfg)
+    device, dtype = kind.inference_device(ctx.cfg)
+    engine = str(ctx.cfg.evaluate.get("engine", "auto"))
+    return load_trained(ctx.inputs["train"] / "adapter", ctx.cache, device, dtype, engine, counter), kind
+
+
+def _compress_trained(
+    compressor: Compressor,
+    texts: list[str],
+    budgets: Sequence[int],
+    doms: Sequence[Any],
+    label: str = "compressing held-out",
+) -> Outputs:
+    """The trained compressor on every text at its budget, one text at a time (each latency its own)."""
     out: Outputs = []
-    for text in track(texts, description="compressing held-out", transient=True):
-        # the generative kind writes its own length: the budget only caps it
-        budget = min(int(ev.max_new_tokens), counter.count(text) + 8)
-        out += _run(compressor, [text], [budget], [None])
+    for text, budget, dom in track(
+        list(zip(texts, budgets, doms, strict=True)), description=label, transient=True
+    ):
+        out += _run(compressor, [text], [budget], [dom])
     return out
 
 
@@ -373,7 +382,18 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     models = [str(m) for m in val.models]
     seed = int(ctx.cfg.seed)
 
-    compressed = _compress_trained(ctx, originals + [it.context for it in gold_items], counter)
+    compressor, kind = _load_trained(ctx, counter)
+    to_compress = originals + [it.context for it in gold_items]
+    counter.prefetch(to_compress)
+    # the generative kind's budget is a cap on its own length; a classifier's the teacher's tokens
+    teacher_tokens: list[int | None] = [int(r["compressed_tokens"]) for r in held]
+    teacher_tokens += [None] * len(gold_items)
+    compressed = _compress_trained(
+        compressor,
+        to_compress,
+        [kind.budget(ctx.cfg, counter.count(t), n) for t, n in zip(to_compress, teacher_tokens, strict=True)],
+        [*doms, *([None] * len(gold_items))],
+    )
     trained = compressed[: len(originals)]
     counter.prefetch(t for t, _ in compressed)
     budgets = [counter.count(t) for t, _ in trained]
@@ -389,6 +409,9 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     o_tok = [counter.count(t) for t in originals]
     for rate in ev.rates:
         n_tok = [max(1, round(float(rate) * n)) for n in o_tok]
+        if kind.rate_controlled:  # its curve beside truncate's and selfinfo's
+            outs = _compress_trained(compressor, originals, n_tok, doms, f"trained at rate {rate}")
+            points.append(Point("trained", outs, float(rate)))
         points += [
             Point(str(name), _run(fns[str(name)], originals, n_tok, doms), float(rate))
             for name in ev.rate_methods

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, concatenate_datasets
 
+from compress.compressors.wordselect import inside, split_words
 from compress.data.amplify import amplify
 from compress.data.corpora import load_samples
 from compress.data.domains import sub_domain
@@ -14,6 +15,7 @@ from compress.errors import CompressError
 from compress.schemas import PAIR_FEATURES
 from compress.stages.context import StageContext, target_counter
 from compress.teachers import make_teacher
+from compress.teachers.alignment import Alignment, align
 from compress.teachers.base import effective_rate
 
 
@@ -29,8 +31,16 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
     outs = teacher(list(samples["text"]), [sub_domain(ctx.cfg.domain, d) for d in samples["domain"]])
     counter = target_counter(ctx)
     counter.prefetch([*samples["text"], *(o.compressed for o in outs)])
+    align_cfg = ctx.cfg.teacher.get("align") or {}
     rows = []
     for s, o in zip(samples, outs, strict=True):
+        words = split_words(s["text"])
+        if o.kept is not None:  # an extractive teacher knows what it kept: the exact mask
+            labels = Alignment(inside(words, o.kept), 1.0, 0, len(o.compressed.split()))
+        else:
+            labels = align(
+                words, o.compressed, int(align_cfg.get("window", 40)), float(align_cfg.get("fuzzy", 0.85))
+            )
         rows.append(
             {
                 "id": s["id"],
@@ -43,6 +53,9 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
                 "original_tokens": counter.count(s["text"]),
                 "compressed_tokens": counter.count(o.compressed),
                 "teacher_seconds": o.seconds,
+                "keep": labels.keep.tolist(),
+                "align_found": labels.found,
+                "align_invented": labels.invented,
             }
         )
     ds = Dataset.from_list(rows, features=PAIR_FEATURES)
@@ -68,6 +81,9 @@ def run_generate(ctx: StageContext) -> dict[str, Any]:
         "compressed_tokens": comp,
         "tokenizer": counter.name,
         "teacher_seconds_p50": float(np.percentile(list(ds["teacher_seconds"]), 50)),
+        # how well the teacher's outputs align back to the original (1.0 / 0 for an extractive teacher)
+        "align_found_mean": float(np.mean(ds["align_found"])),
+        "align_invented_mean": float(np.mean(ds["align_invented"])),
         **(augment or {}),
         **{f"split/{k}": splits.count(k) for k in ("train", "val", "test")},
     }

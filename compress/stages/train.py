@@ -1,4 +1,5 @@
-"""train: LoRA-train the compressor on the train split, weighted by validation outcome -> adapter + `train_log`."""
+"""train: train the compressor of the configured kind (`compressor=`: a LoRA LM, or a token classifier)
+on the train split, weighted by validation outcome -> adapter + `train_log`."""
 
 from __future__ import annotations
 
@@ -7,15 +8,17 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, load_from_disk
 
-from compress.backends import get_backend
 from compress.compressors.export import export_all
+from compress.compressors.kinds import compressor_kind
 from compress.errors import CompressError
 from compress.schemas import TRAIN_LOG_FEATURES
 from compress.stages.context import StageContext
 
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
-    """LoRA-train the compressor on the train split, weighted by validation outcome -> adapter + `train_log`."""
+    """Train the configured compressor kind on the train split, weighted by validation outcome ->
+    adapter + `train_log`. Each row carries what either kind needs: the pair, its weight, the
+    teacher's keep mask and its alignment quality, and the probe questions validate asked."""
     validated = load_from_disk(str(ctx.inputs["validate"] / "validated"))
     w = ctx.cfg.train.weights
     rows = [
@@ -23,6 +26,12 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
             "original": r["original"],
             "compressed": r["compressed"],
             "weight": float(w.passed if r["passed"] else w.failed),
+            "keep": r["keep"],
+            "align_found": r["align_found"],
+            "align_invented": r["align_invented"],
+            "probes": r["probes"],
+            "original_tokens": r["original_tokens"],
+            "compressed_tokens": r["compressed_tokens"],
         }
         for r in validated
         if r["split"] == "train"
@@ -33,10 +42,19 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
             f"{sum(1 for r in validated if r['split'] == 'train' and r['passed'])}). Lower validation.threshold, "
             "give failed pairs weight with train.weights.failed=1, or add samples (data.n_samples)."
         )
-    backend = get_backend(str(ctx.cfg.backend.name))
-    result = backend.train(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
+    kind = compressor_kind(ctx.cfg)
+    if kind.name != "generative" and ctx.cfg.train.get("export"):
+        raise CompressError(
+            f"train.export={list(ctx.cfg.train.export)} exports a LoRA adapter; compressor={kind.name} has none. "
+            "Set train.export=[]."
+        )
+    result = kind.train(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
     Dataset.from_list(result["history"], features=TRAIN_LOG_FEATURES).save_to_disk(str(ctx.out / "train_log"))
-    ctx.log.artifact(ctx.out / "adapter", "adapter", "model", {"backend": str(ctx.cfg.backend.name)})
+    made_by = {
+        "kind": kind.name,
+        "backend": str(ctx.cfg.backend.name) if kind.name == "generative" else "torch",
+    }
+    ctx.log.artifact(ctx.out / "adapter", "adapter", "model", made_by)
     if ctx.cfg.train.get(
         "export"
     ):  # merged model / GGUF LoRA into train/export (see compress.compressors.export)

