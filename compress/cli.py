@@ -15,9 +15,10 @@ from types import ModuleType
 from compress import __version__
 from compress.compressors import cli as text_cli
 from compress.errors import CompressError
+from compress.serve import cli as serve_cli
 
 # the subcommands, in the order `compress --help` lists them
-SUBCOMMANDS: list[ModuleType] = [text_cli]
+SUBCOMMANDS: list[ModuleType] = [text_cli, serve_cli]
 
 
 def build_parser() -> argparse.ArgumentParser:
