@@ -94,10 +94,13 @@ def test_engines_agree_except_at_near_ties(engines: dict[str, Any]) -> None:
                 h_plain = hf.model(**ids).logits[0, -1].numpy()
         gen = seq[0, n:].tolist()
         assert hf.tok.decode(gen, skip_special_tokens=True).strip() == h_out.text
-        # the adapter moves llama.cpp's logits the way it moves torch's
+        # the adapter moves llama.cpp's logits the way it moves torch's. The engines' base logits differ
+        # by quantisation noise about as large as a smoke adapter's move (norms ~96 vs ~130 measured), so
+        # the correlation is about |move| / sqrt(|move|^2 + |noise|^2): 0.75-0.9 with the adapters fresh
+        # machines train (it moves with accelerate's release); an adapter llama.cpp misapplies gives ~0.
         c_logits = _logits(probe, seq[0].tolist())
         delta_cpp = c_logits[n - 1] - _logits(plain, ids["input_ids"][0].tolist())[n - 1]
-        assert np.corrcoef(delta_cpp, h_logits[n - 1] - h_plain)[0, 1] > 0.8
+        assert np.corrcoef(delta_cpp, h_logits[n - 1] - h_plain)[0, 1] > 0.6
         # on transformers' own path llama.cpp makes the same choice wherever the choice is clear
         for k in range(len(gen)):
             total += 1
