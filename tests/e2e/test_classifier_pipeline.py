@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from compress.stages import ORDER
 from tests.conftest import CACHE, run_cli
 
 
+@pytest.mark.slow  # over a minute on 2 cores (measured on a clean clone); run with -m slow
 def test_smoke_pipeline_with_the_classifier(tmp_path: Path) -> None:
     out = tmp_path / "outputs"
     env = {"HF_HUB_OFFLINE": "1", "WANDB_MODE": "disabled", "COMPRESS_CACHE": str(CACHE)}

@@ -239,6 +239,7 @@ def search_out(shared: Path, tmp_path: Path) -> Iterator[Path]:
     yield out
 
 
+@pytest.mark.slow  # over a minute on 2 cores (measured on a clean clone); run with -m slow
 def test_optuna_search_finishes_and_resumes_without_redoing_trials(search_out: Path, tmp_path: Path) -> None:
     """A 4-trial search, interrupted after 2 trials; the same command again runs only what is missing."""
     out = search_out
