@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 from pathlib import Path
 
+import pytest
 from datasets import load_from_disk
 
 from compress.compressors.wordselect import split_words
