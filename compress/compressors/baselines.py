@@ -16,6 +16,7 @@ import hashlib
 import random
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,9 @@ class BaselineContext:
     cache_dir: Path
     scoring_model: str = next(iter(LOCAL_MODELS))
     seed: int = 0
+    # how many texts' selfinfo scores are kept (least recently used out first); None = all, for a
+    # batch job of known size (evaluate: the rate sweep comes back to every text)
+    scored_texts: int | None = 1024
 
 
 def _timed(fn: Callable[[Request], str], requests: Sequence[Request]) -> list[Compressed]:
@@ -119,14 +123,16 @@ class SelfInfo:
     """The extractive self-information method (Selective Context) held to a token budget.
 
     A text's tokens are scored once (one forward pass of the bundled model) and selected at every
-    budget asked; each result's seconds are what one call costs: the scoring plus the selection."""
+    budget asked; each result's seconds are what one call costs: the scoring plus the selection.
+    The scores of the last `ctx.scored_texts` texts are kept (least recently used out first), so a
+    long-running server holds a bounded cache."""
 
     name = "selfinfo"
 
     def __init__(self, ctx: BaselineContext) -> None:
         self.ctx = ctx
         self._teacher: SelfInfoTeacher | None = None
-        self._scored: dict[str, tuple[list[tuple[int, int]], list[float], float]] = {}
+        self._scored: OrderedDict[str, tuple[list[tuple[int, int]], list[float], float]] = OrderedDict()
 
     def _scorer(self) -> SelfInfoTeacher:
         if self._teacher is None:  # loaded on first use only: a run without this baseline never pays for it
@@ -140,11 +146,7 @@ class SelfInfo:
         teacher = self._scorer()
         out = []
         for r in requests:
-            if r.text not in self._scored:
-                t0 = time.perf_counter()
-                offsets, surprisal = teacher.token_surprisal(r.text)
-                self._scored[r.text] = (offsets, surprisal, time.perf_counter() - t0)
-            offsets, surprisal, scoring_s = self._scored[r.text]
+            offsets, surprisal, scoring_s = self._scores(teacher, r.text)
             t0 = time.perf_counter()
             teacher.target_tokens = max(1, _budget(r))
             unit = str(r.domain.unit) if r.domain is not None else "word"
@@ -154,6 +156,19 @@ class SelfInfo:
             text = teacher.select(r.text, offsets, surprisal, unit, forced)
             out.append(Compressed(text, scoring_s + time.perf_counter() - t0))
         return out
+
+    def _scores(
+        self, teacher: SelfInfoTeacher, text: str
+    ) -> tuple[list[tuple[int, int]], list[float], float]:
+        if text in self._scored:
+            self._scored.move_to_end(text)
+            return self._scored[text]
+        t0 = time.perf_counter()
+        offsets, surprisal = teacher.token_surprisal(text)
+        self._scored[text] = (offsets, surprisal, time.perf_counter() - t0)
+        while self.ctx.scored_texts is not None and len(self._scored) > self.ctx.scored_texts:
+            self._scored.popitem(last=False)
+        return self._scored[text]
 
 
 def _budget(r: Request) -> int:

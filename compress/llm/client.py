@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import litellm
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from compress.errors import CompressError
@@ -28,9 +27,8 @@ from compress.llm.cache import CallCache, request_key
 from compress.llm.costs import cost_usd, price_per_token
 from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
 
-# Failures worth another try, and the subclasses of those that another try cannot fix.
-RETRYABLE, FINAL = error_classes()
-litellm_module()  # quieted: no debug banner, telemetry or INFO line per call
+# LiteLLM takes seconds to import: it is loaded (quieted, see `litellm_module`) on the first call, so
+# that what imports this module without calling a model (the compress CLI, the server) starts fast.
 
 
 @dataclass
@@ -152,7 +150,7 @@ class LLMSession:
         if price is None:
             return 0.0
         try:
-            prompt = litellm.token_counter(model=req.model, messages=req.messages)
+            prompt = litellm_module().token_counter(model=req.model, messages=req.messages)
         except Exception:
             prompt = sum(len(m.get("content", "")) for m in req.messages) // 3
         return cost_usd(price, prompt, req.max_tokens)
@@ -295,6 +293,10 @@ class LLMSession:
 async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatResult:
     endpoint = endpoint_kwargs(req.model, settings.endpoints)
 
+    litellm = litellm_module()
+    # failures worth another try, and the subclasses of those that another try cannot fix
+    retryable, final = error_classes()
+
     async def once() -> tuple[Any, str]:
         resp: Any = await litellm.acompletion(
             model=req.model,
@@ -313,9 +315,9 @@ async def _call_with_retries(req: ChatRequest, settings: LLMSettings) -> ChatRes
 
     try:
         (resp, text), attempts = await with_retries(once, settings)
-    except FINAL:
+    except final:
         raise
-    except RETRYABLE as exc:
+    except retryable as exc:
         raise LLMCallFailed(
             f"{req.model}: request {req.key} failed {settings.max_retries + 1} times ({type(exc).__name__}: {str(exc)[:300]}). "
             "Every other answer is cached and earlier stages' outputs are kept; rerun the same command to resume."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import litellm
+from compress.llm.retry import litellm_module
 
 
 def price_per_token(model: str, prices: Mapping[str, Any] | None = None) -> tuple[float, float] | None:
@@ -16,7 +16,7 @@ def price_per_token(model: str, prices: Mapping[str, Any] | None = None) -> tupl
         p = prices[model]
         return float(p["input_per_mtok"]) / 1e6, float(p["output_per_mtok"]) / 1e6
     try:
-        info = litellm.get_model_info(model)
+        info = litellm_module().get_model_info(model)
     except Exception:
         return None
     inp, out = info.get("input_cost_per_token"), info.get("output_cost_per_token")

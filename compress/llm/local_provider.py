@@ -20,6 +20,7 @@ from litellm.types.utils import ModelResponse, Usage
 
 from compress.llm.batched import BatchedLlamaCpp
 from compress.llm.engine import Engine, LlamaCppEngine, TransformersEngine
+from compress.llm.retry import litellm_module
 from compress.models.bundled import gguf_path, local_model, render_prompt
 from compress.models.engines import resolve_engine
 
@@ -110,6 +111,7 @@ def register(cache_dir: Path, engine: str = "auto", batch: int = 1) -> str:
 
     `batch`: how many greedy calls llama.cpp decodes together (`llm.local_batch`; give the provider
     at least as much concurrency, `llm.concurrency.local`)."""
+    litellm_module()  # quieted before its first call
     chosen = resolve_engine(engine)
     handler = LocalProvider(cache_dir, chosen, max(1, int(batch)))
     others = [p for p in litellm.custom_provider_map if p.get("provider") != PROVIDER]

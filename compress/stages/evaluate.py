@@ -401,7 +401,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         Point("trained", trained),
         Point("teacher", [(r["compressed"], float(r["teacher_seconds"])) for r in held]),
     ]
-    bctx = BaselineContext(counter, ctx.cache, scoring_model(ctx.cfg.teacher), seed)
+    bctx = BaselineContext(counter, ctx.cache, scoring_model(ctx.cfg.teacher), seed, scored_texts=None)
     # identity is always there: the reference every comparison and the cloze accuracy start from
     baselines = list(dict.fromkeys(["identity", *map(str, ev.baselines)]))
     fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*baselines, *map(str, ev.rate_methods)])}

@@ -51,3 +51,27 @@ def test_a_budget_is_required_and_names_are_checked(ctx: BaselineContext) -> Non
         make_baseline("tail", ctx).compress_many([Request(TEXT)])
     with pytest.raises(CompressError, match="unknown baseline 'middle'"):
         make_baseline("middle", ctx)
+
+
+def test_selfinfo_keeps_a_bounded_cache_of_scores(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a server compresses unboundedly many texts: only the last `scored_texts` keep their scores
+    sel = make_baseline(
+        "selfinfo", BaselineContext(TokenCounter("local/gemma3-270m", CACHE), CACHE, scored_texts=2)
+    )
+    teacher = sel._scorer()  # type: ignore[attr-defined]
+    scored: list[str] = []
+    real = teacher.token_surprisal
+
+    def spy(text: str) -> tuple[list[tuple[int, int]], list[float]]:
+        scored.append(text)
+        return real(text)
+
+    monkeypatch.setattr(teacher, "token_surprisal", spy)
+    a, b, c = (f"Text {n}: the parser reads {n} lines and returns a list of tokens." for n in "abc")
+    first = sel.compress_many([Request(a, 8)])[0].text
+    sel.compress_many([Request(b, 8), Request(a, 6), Request(c, 8)])  # a used again: b is the oldest
+    assert scored == [a, b, c]
+    assert list(sel._scored) == [a, c]  # type: ignore[attr-defined]
+    assert sel.compress_many([Request(a, 8)])[0].text == first and scored == [a, b, c]
+    sel.compress_many([Request(b, 8)])
+    assert scored == [a, b, c, b] and list(sel._scored) == [a, b]  # type: ignore[attr-defined]
