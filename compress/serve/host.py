@@ -266,6 +266,8 @@ class CompressorHost:
             out["error"] = self.error
         if self.info:
             out["compressor"] = {k: self.info[k] for k in ("name", "kind", "tokenizer", "domains")}
+            # which package version answers (null for a run dir or a baseline)
+            out["compressor"]["version"] = (self.info.get("manifest") or {}).get("version")
             out["worker_pid"] = self.info.get("pid")
         if self.load_seconds is not None:
             out["load_s"] = round(self.load_seconds, 3)

@@ -71,8 +71,9 @@ class ServeProcess:
         raise AssertionError(f"server not up after {timeout_s} s:\n{self.log()[-3000:]}")
 
     def wait_ready(self, timeout_s: float = 240) -> dict[str, Any]:
-        """Wait until /readyz says ready; its body."""
+        """Wait until the port answers, then until /readyz says ready; its body."""
         t0 = time.monotonic()
+        self.wait_up(timeout_s)
         while time.monotonic() - t0 < timeout_s:
             r = httpx.get(f"{self.url}/readyz", timeout=5)
             body: dict[str, Any] = r.json()
@@ -95,7 +96,8 @@ class ServeProcess:
 
     def log(self) -> str:
         """Everything the server wrote so far."""
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 60) -> int:
