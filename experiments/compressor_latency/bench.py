@@ -2,17 +2,20 @@
 fast variants), the selfinfo method and the generative kind (llama.cpp engine), on 2 CPU threads.
 
     .venv/bin/python experiments/compressor_latency/bench.py [--generative RUN_DIR] [--classifier RUN_DIR]
-        [--sizes 256 1024 4096 16384] [--reps 7] [--threads 2]
+        [--classifier-fast RUN_DIR] [--sizes 256 1024 4096 16384] [--reps 7] [--threads 2]
 
 Inputs: the standard library's docstrings joined and cut to about 256, 1k, 4k and 16k tokens of the
 bundled model's tokenizer (the evaluate stage's target counter), each compressed to half its tokens.
 Each method runs in its own child process (pinned to `--threads` cores, torch limited to as many
-threads); the methods alternate input by input, so a noisy neighbour hits all of them alike. Per
+threads), one method after the other in one run over the same inputs (not interleaved: selfinfo
+alone holds about 10 GB, so the children do not live side by side); the machine's load average is
+recorded before and after each. Per
 input size: p50 / p95 seconds over `--reps` repetitions (selfinfo fewer at 16k, generative fewer and
 only up to 1k: see the README), divided by the input's thousands of tokens; peak RSS of each child.
 
-`--classifier RUN_DIR` times a trained classifier (its adapter, as trained, and a fast copy: first 2
-layers, int8); without it, the bundled MiniLM-L6 with an untrained 2-label head (latency does not
+`--classifier RUN_DIR` times a trained classifier (its adapter, as trained, and, unless
+`--classifier-fast RUN_DIR` gives a run trained with `compressor=classifier_fast`, a fast copy: its
+first 2 layers, int8); without it, the bundled MiniLM-L6 with an untrained 2-label head (latency does not
 depend on the weights' values). `--generative RUN_DIR`: a run with a generative adapter (e.g. a
 `+experiment=smoke` run); without it the newest one under outputs/runs/.
 Writes results.json beside this file and prints the README's table.
@@ -68,13 +71,15 @@ def inputs(sizes: list[int]) -> list[str]:
     return [counter.truncate(text, n) for n in sizes]
 
 
-def _classifier_dir(run: Path | None, fast: bool, tmp: Path) -> Path:
+def _classifier_dir(run: Path | None, fast: bool, tmp: Path, args_fast: Path | None = None) -> Path:
     """A classifier adapter: the trained one (as trained / a fast copy), or an untrained head."""
     from compress.compressors.classifier import BUNDLED_ENCODER, load_encoder
     from compress.compressors.generative import META_FILE
 
     if run is not None and not fast:
         return run / "train" / "adapter"
+    if fast and args_fast is not None:
+        return args_fast / "train" / "adapter"
     out = tmp / ("fast" if fast else "default")
     meta: dict[str, Any] = {
         "kind": "classifier",
@@ -121,7 +126,7 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="latency-"))
     if method.startswith("classifier"):
-        adapter = _classifier_dir(args.classifier, method == "classifier_fast", tmp)
+        adapter = _classifier_dir(args.classifier, method == "classifier_fast", tmp, args.classifier_fast)
         comp: Any = load_trained(adapter, cache, counter=counter)
     elif method == "selfinfo":
         comp = make_baseline("selfinfo", BaselineContext(counter, cache))
@@ -157,6 +162,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--generative", type=Path, default=None)
     ap.add_argument("--classifier", type=Path, default=None)
+    ap.add_argument("--classifier-fast", type=Path, default=None)
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 4096, 16384])
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
@@ -204,20 +210,24 @@ def main() -> None:
             cmd += ["--generative", str(args.generative)]
         if args.classifier:
             cmd += ["--classifier", str(args.classifier)]
+        if args.classifier_fast:
+            cmd += ["--classifier-fast", str(args.classifier_fast)]
         cmd = ["taskset", "-c", ",".join(str(i) for i in range(args.threads)), *cmd]
-        t0 = time.perf_counter()
+        t0, load_before = time.perf_counter(), os.getloadavg()[0]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             print(f"{method} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
             continue
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         res["wall_s"] = time.perf_counter() - t0
+        res["load_avg_1min"] = [load_before, os.getloadavg()[0]]
         results.append(res)
         print(f"{method}: done in {res['wall_s']:.0f} s, peak {res['peak_rss_mb']:.0f} MB", file=sys.stderr)
     out = {
         "sizes": args.sizes,
         "threads": args.threads,
         "classifier_run": str(args.classifier) if args.classifier else None,
+        "classifier_fast_run": str(args.classifier_fast) if args.classifier_fast else None,
         "generative_run": str(args.generative) if args.generative else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "load_avg": os.getloadavg()},
         "results": results,
@@ -243,6 +253,13 @@ def table(out: dict[str, Any]) -> str:
                 f"| {row['output_tokens']} | {res['peak_rss_mb']:.0f} |"
             )
     lines.append("")
+    loads = [
+        f"{r['method']} {r['load_avg_1min'][0]:.1f} -> {r['load_avg_1min'][1]:.1f}"
+        for r in out["results"]
+        if "load_avg_1min" in r
+    ]
+    if loads:
+        lines += ["- load average (1 min) before -> after each method: " + ", ".join(loads), ""]
     sizes = sorted({n for _, n in per1k})
     for base in ("selfinfo", "generative"):
         for fast in ("classifier", "classifier_fast"):
