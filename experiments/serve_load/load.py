@@ -257,15 +257,26 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def trained_kind(spec: Path) -> str:
+    """The compressor kind of a run dir (train/adapter/compressor.json) or a package (manifest.json)."""
+    for meta in (spec / "manifest.json", spec / "train" / "adapter" / "compressor.json"):
+        if meta.is_file():
+            return str(json.loads(meta.read_text()).get("kind", "generative"))
+    raise SystemExit(f"--trained {spec}: neither a package (manifest.json) nor a trained run (train/adapter)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument(
-        "--trained", default=None, help="a run dir or package: the trained compressor (llama.cpp)"
+        "--trained",
+        nargs="*",
+        default=[],
+        help="run dirs or packages: trained compressors (a generative one under llama.cpp)",
     )
     parser.add_argument("--clients", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--duration", type=float, default=60.0, help="seconds per concurrency (truncate)")
     parser.add_argument(
-        "--trained-words", type=int, default=60, help="words per text for the trained compressor"
+        "--trained-words", type=int, default=60, help="words per text for a generative compressor"
     )
     parser.add_argument(
         "--trained-duration", type=float, default=60.0, help="seconds per concurrency (trained)"
@@ -308,15 +319,18 @@ def main() -> None:
             print(f"truncate ({worker})", flush=True)
             run = compress_runs("truncate", "truncate", env, worker, args.clients, args.duration, tmp, pool)
             results["compress"].append(run | {"name": "truncate"})
-        if args.trained:
-            print("trained", flush=True)
-            # it generates its output a token at a time: shorter texts keep a 32-client queue draining in minutes
-            short = [" ".join(t.split()[: args.trained_words]) for t in pool]
+        for i, spec in enumerate(args.trained):
+            kind = trained_kind(Path(spec))
+            print(f"trained {kind} ({spec})", flush=True)
+            # a generative one writes its output a token at a time: shorter texts keep a 32-client
+            # queue draining in minutes; a classifier takes the same texts as truncate
+            use = [" ".join(t.split()[: args.trained_words]) for t in pool] if kind == "generative" else pool
             run = compress_runs(
-                args.trained, "trained", env, "process", args.clients, args.trained_duration, tmp, short
+                spec, f"trained{i}", env, "process", args.clients, args.trained_duration, tmp, use
             )
-            run["words_per_text"] = [len(t.split()) for t in short]
-            results["compress"].append(run | {"name": f"trained ({(run['compressor'] or {}).get('name')})"})
+            run["words_per_text"] = [len(t.split()) for t in use]
+            name = (run["compressor"] or {}).get("name")
+            results["compress"].append(run | {"name": f"trained {kind} ({name})"})
         print("proxy", flush=True)
         results["proxy"] = proxy_runs(env, upstream, args.proxy_duration, args.rounds, tmp, " ".join(pool))
     finally:
