@@ -55,6 +55,7 @@ def graph() -> tuple[dict[str, set[str]], list[str]]:
     for name, path in MODULES.items():
         tree = ast.parse(path.read_text(), str(path))
         deps: set[str] = set()
+        node: ast.AST
         # top-level statements only: `if TYPE_CHECKING:` imports never run
         for node in tree.body:
             if isinstance(node, ast.Import | ast.ImportFrom):

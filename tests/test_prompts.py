@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -10,7 +12,7 @@ from compress import read_prompt
 from tests.conftest import ROOT
 
 
-def _domain(overrides: list[str]) -> dict[str, object]:
+def _domain(overrides: list[str]) -> dict[str, Any]:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=overrides)
     return OmegaConf.to_container(cfg.domain, resolve=True)  # type: ignore[return-value]
@@ -32,4 +34,4 @@ def test_prompt_override_and_missing_file() -> None:
 
 def test_mixed_domain_composes_every_part() -> None:
     mixed = _domain(["domain=mixed", "data=stdlib_mixed"])
-    assert set(mixed["parts"]) == {"nl", "code", "memory"}  # type: ignore[arg-type]
+    assert set(mixed["parts"]) == {"nl", "code", "memory"}

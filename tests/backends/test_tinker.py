@@ -25,7 +25,7 @@ from compress.models.bundled import hf_dir
 from compress.pipeline import preflight
 from tests.conftest import CACHE, ROOT
 
-ROWS = [
+ROWS: list[dict[str, Any]] = [
     {
         "original": "The quick brown fox jumps over the lazy dog near the river bank.",
         "compressed": "fox jumps dog",

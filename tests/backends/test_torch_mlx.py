@@ -16,7 +16,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -202,7 +202,7 @@ def test_mlx_adapter_in_peft_format_gives_mlx_logits(
     assert q_a == [lora.rank, 64] and k_b == [32, lora.rank]  # PEFT: A (r, in), B (out, r)
     assert len(shapes) == 2 * 4 * 2  # A and B x 4 modules x 2 layers
 
-    comp = load_trained(adapter, CACHE)
+    comp = cast(GenerativeCompressor, load_trained(adapter, CACHE))  # the PEFT copy under transformers
     prompt = format_prompt(
         comp.tok, compressor_messages(mlx_run.cfg.domain.instruction, rows[1]["original"]), "completion"
     )

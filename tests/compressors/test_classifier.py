@@ -15,7 +15,7 @@ import json
 import random
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -63,7 +63,7 @@ def _rows(texts: list[str], seed: int = 0) -> list[dict[str, Any]]:
         rows.append(
             {
                 "original": t,
-                "compressed": " ".join(words.word(i) for i in np.flatnonzero(rule(words))),
+                "compressed": " ".join(words.word(int(i)) for i in np.flatnonzero(rule(words))),
                 "weight": 1.0,
                 "keep": rule(words).tolist(),
                 "align_found": 1.0,
@@ -149,7 +149,7 @@ def _varied_texts() -> list[str]:
         *docs[50:62],
         " ".join((docs * 10)[:400]).split(maxsplit=3000)[:3000],
     ]
-    return [*base[:-1], " ".join(base[-1])]
+    return [*cast(list[str], base[:-1]), " ".join(base[-1])]
 
 
 def test_rate_control_lands_within_one_word_of_the_budget(
@@ -167,7 +167,7 @@ def test_rate_control_lands_within_one_word_of_the_budget(
         words = split_words(text)
         guard = protected(words, comp.protect, [])
         widest = int(word_costs(words, counter).max())
-        if counter.count(" ".join(words.word(j) for j in np.flatnonzero(guard))) <= budget:
+        if counter.count(" ".join(words.word(int(j)) for j in np.flatnonzero(guard))) <= budget:
             assert got <= budget, (i, got, budget)
         assert got >= budget - widest - 1, (i, got, budget, widest)
         src = iter(text.split())

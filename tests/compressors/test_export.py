@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -95,6 +95,7 @@ def test_gguf_adapter_follows_llama_cpp_conventions(run: dict[str, Any]) -> None
 
 def test_gguf_adapter_changes_llama_cpp_like_torch(run: dict[str, Any]) -> None:
     from llama_cpp import Llama
+    from llama_cpp.llama_types import CreateCompletionResponse
 
     def generate(scale: float) -> tuple[np.ndarray, str]:
         llm = Llama(
@@ -113,7 +114,10 @@ def test_gguf_adapter_changes_llama_cpp_like_torch(run: dict[str, Any]) -> None:
         llm.eval(tokens)
         logits = np.array(llm.scores[: llm.n_tokens])
         llm.reset()
-        text = llm.create_completion(PROMPT, max_tokens=8, temperature=0.0)["choices"][0]["text"]
+        completion = cast(
+            CreateCompletionResponse, llm.create_completion(PROMPT, max_tokens=8, temperature=0.0)
+        )
+        text = completion["choices"][0]["text"]
         llm.close()
         return logits, str(text)
 

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,12 +69,13 @@ def test_truncate_keeps_the_head_within_the_budget(truncate: LoadedCompressor) -
 
 def test_passthrough_cases(truncate: LoadedCompressor) -> None:
     """Empty text, text within the budget, and a baseline without a budget: the text unchanged."""
-    for text, kwargs in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("", {"rate": 0.5}),
         ("   \n", {"rate": 0.5}),
         (PROSE, {"target_tokens": 10_000}),
         (PROSE, {}),
-    ]:
+    ]
+    for text, kwargs in cases:
         r = truncate.compress(text, **kwargs)
         assert r.status == "passthrough" and r.compressed == text
         assert r.tokens_after == r.tokens_before
@@ -90,7 +92,7 @@ def test_bad_arguments_say_what_to_do(truncate: LoadedCompressor) -> None:
     with pytest.raises(CompressError, match="choose from"):
         truncate.compress(PROSE, rate=0.5, domain="poetry")
     with pytest.raises(CompressError, match="not one string"):
-        truncate.compress_many(PROSE, rate=0.5)  # type: ignore[arg-type]
+        truncate.compress_many(PROSE, rate=0.5)
     with pytest.raises(CompressError, match="truncate"):
         load_compressor("no-such-compressor")
 

@@ -5,6 +5,7 @@ transformers' greedy choice is not a near-tie."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ NEAR_TIE = 1.0
 
 
 @pytest.fixture(scope="module")
-def engines(smoke_run: Path) -> dict[str, Any]:
+def engines(smoke_run: Path) -> Iterator[dict[str, Any]]:
     adapter = smoke_run / "train" / "adapter"
     texts = [r["original"] for r in load_from_disk(str(smoke_run / "validate" / "validated"))][:2]
     cpp = load_trained(adapter, CACHE, engine="llama_cpp")

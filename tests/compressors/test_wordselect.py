@@ -56,11 +56,11 @@ def test_protection_is_by_whole_words_and_covers_forced_strings() -> None:
     text = "Call parse_args(argv) with 3.11 or ask Dr. Who about it."
     words = split_words(text)
     guard = protected(words, ["numbers", "identifiers"], [], force_tokens=["Who"])
-    kept = {words.word(i) for i in np.flatnonzero(guard)}
+    kept = {words.word(int(i)) for i in np.flatnonzero(guard)}
     assert kept == {"parse_args(argv)", "3.11", "Who"}
     code = split_words(CODE)
     sig = protected(code, [], [r"^\s*(async\s+)?def "])
-    assert {code.word(i) for i in np.flatnonzero(sig)} == {"def"}
+    assert {code.word(int(i)) for i in np.flatnonzero(sig)} == {"def"}
 
 
 def test_extractive_spans_give_the_exact_mask() -> None:
@@ -72,7 +72,7 @@ def test_extractive_spans_give_the_exact_mask() -> None:
 def test_query_words_are_the_content_words_it_names() -> None:
     words = split_words("The zebra eats grass; the Lion eats zebras.")
     named = query_words(words, "What does the text say about the lion and the zebra?")
-    assert [words.word(i) for i in np.flatnonzero(named)] == ["zebra", "Lion"]
+    assert [words.word(int(i)) for i in np.flatnonzero(named)] == ["zebra", "Lion"]
 
 
 def test_largest_within_finds_the_edge_from_any_guess() -> None:

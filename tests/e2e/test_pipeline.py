@@ -12,6 +12,7 @@ import pytest
 from datasets import load_from_disk
 
 from compress.pipeline.store import read_record
+from compress.schemas import StageRecord
 from compress.stages import ORDER
 from tests.conftest import run_cli
 from tests.support.browser import assert_clean, load_in_chromium
@@ -33,6 +34,13 @@ EXPECTED_DATASETS = {
 
 def _wandb_runs(run_dir: Path) -> list[Path]:
     return sorted((run_dir / "wandb").glob("offline-run-*"))
+
+
+def _record(stage_dir: Path) -> StageRecord:
+    """The record of a stage that finished."""
+    rec = read_record(stage_dir)
+    assert rec is not None, stage_dir
+    return rec
 
 
 def _run_id(offline_dir: Path) -> str:
@@ -59,7 +67,7 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
         assert len(ds) > 0 and columns <= set(ds.column_names), stage
     assert (run_dir / "train" / "adapter" / "adapter_model.safetensors").is_file()
     # validate: per-model and per-gate pass rates, the judge's calibration, the LLM ledger
-    vm = read_record(run_dir / "validate").metrics  # type: ignore[union-attr]
+    vm = _record(run_dir / "validate").metrics
     validated = load_from_disk(str(run_dir / "validate" / "validated"))
     for gate in ("equivalence", "facts", "judge"):
         # each gate's pass rate is the share of pairs that gate let through (one validator: all = it)
@@ -119,7 +127,7 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     assert not (sorted((out / "runs").iterdir())[1] / "llm_ledger.jsonl").exists()  # no call at all
     (_, second_dir) = sorted((out / "runs").iterdir())
     for stage in ORDER:
-        assert read_record(second_dir / stage).fingerprint == read_record(run_dir / stage).fingerprint  # type: ignore[union-attr]
+        assert _record(second_dir / stage).fingerprint == _record(run_dir / stage).fingerprint
 
     # 3. a 2-job sweep: one pipeline per job, two distinct W&B runs per stage
     sweep = run_cli(["-m", *common, "train.lora.rank=2,4"], cwd=tmp_path)
@@ -129,12 +137,10 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     assert [j.name for j in jobs] == ["0", "1"]
     ids = [_run_id(r) for j in jobs for r in _wandb_runs(j)]
     assert len(ids) == 8 and len(set(ids)) == 8
-    train_fps = {read_record(j / "train").fingerprint for j in jobs}  # type: ignore[union-attr]
+    train_fps = {_record(j / "train").fingerprint for j in jobs}
     assert len(train_fps) == 2
     # generate and validate were shared with the earlier run, not recomputed
-    assert {read_record(j / "generate").fingerprint for j in jobs} == {
-        read_record(run_dir / "generate").fingerprint
-    }  # type: ignore[union-attr]
+    assert {_record(j / "generate").fingerprint for j in jobs} == {_record(run_dir / "generate").fingerprint}
     assert sweep.stderr.count("skipped") >= 4
     # the Hydra callback compared the sweep's jobs: the report holds both, with the summaries' figures
     report = (sweep_dir / "report" / "report.md").read_text()
@@ -174,5 +180,5 @@ def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pyte
     (third_dir,) = sorted(set((out / "runs").iterdir()) - {run_dir, second_dir})
     assert [p.name for p in sorted(third_dir.iterdir()) if p.name in ORDER] == ["evaluate"]
     rec = read_record(third_dir / "evaluate")
-    assert rec is not None and rec.inputs["train"] == read_record(run_dir / "train").fingerprint  # type: ignore[union-attr]
+    assert rec is not None and rec.inputs["train"] == _record(run_dir / "train").fingerprint
     assert json.loads((third_dir / "evaluate" / "summary.json").read_text())["methods"][0]["n"] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -30,7 +31,7 @@ def _prompt(question: str, text: str = TEXT) -> str:
 
 
 @pytest.fixture(scope="module")
-def engines() -> tuple[BatchedLlamaCpp, LlamaCppEngine]:
+def engines() -> Iterator[tuple[BatchedLlamaCpp, LlamaCppEngine]]:
     path = gguf_path("gemma3-270m", CACHE)
     batched, single = BatchedLlamaCpp(path, threads=2, n_seq=4), LlamaCppEngine(path, threads=2)
     yield batched, single

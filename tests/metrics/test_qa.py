@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from datasets import Dataset, DatasetDict
@@ -17,7 +18,7 @@ from compress.metrics.qa import answer_texts, load_records
 from compress.pipeline import preflight
 from tests.conftest import ROOT
 
-RECORDS = [
+RECORDS: list[dict[str, Any]] = [
     {
         "id": "q1",
         "question": "Who wrote it?",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from compress.pipeline.fingerprint import fingerprint
 from tests.conftest import ROOT
 
 
-def _cfg(overrides: list[str]) -> object:
+def _cfg(overrides: list[str]) -> DictConfig:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 

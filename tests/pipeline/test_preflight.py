@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
 
 from compress.errors import MissingRequirement
 from compress.pipeline import preflight
 from tests.conftest import ROOT, run_cli
 
 
-def _compose(overrides: list[str]) -> object:
+def _compose(overrides: list[str]) -> DictConfig:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
 

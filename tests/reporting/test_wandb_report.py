@@ -8,7 +8,7 @@ spec `Report.save()` would upload, with the one GraphQL lookup it needs answered
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import wandb_workspaces.reports.v2 as wr
@@ -57,7 +57,8 @@ def _write_run_dir(run: Path, mode: str, outputs: str = "${paths.root}/outputs",
 
 
 def _v2(runset: wr.Runset) -> list[dict[str, Any]]:
-    return expr.filters_tree_to_v2(expr.expr_to_filters(runset.filters))["filters"]  # type: ignore[no-any-return]
+    # a Runset's validator turns filter expressions (lists, And, Or) into their string form
+    return expr.filters_tree_to_v2(expr.expr_to_filters(cast(str, runset.filters)))["filters"]
 
 
 def test_target_reads_mode_project_and_the_pipelines_group_and_names(tmp_path: Path) -> None:
@@ -110,9 +111,9 @@ def test_report_blocks_panels_and_runset_filters(tmp_path: Path) -> None:
         ]
     assert "summary:evaluate/trained/equivalence_min" in evaluate.runsets[0].visible_columns
     # the validator models' scores, training speed and stage times
-    validate_bars = [p.metrics for p in validate.panels]
+    validate_bars = [cast(wr.BarPlot, p).metrics for p in validate.panels]
     assert [wr.SummaryMetric(f"validate/score_mean/{m}") for m in MODELS] in validate_bars
-    stage_bars = [m for p in stages.panels for m in p.metrics]
+    stage_bars = [m for p in stages.panels for m in cast(wr.BarPlot, p).metrics]
     assert wr.SummaryMetric("train/tokens_per_s") in stage_bars
     assert wr.SummaryMetric("evaluate/seconds") in stage_bars
     # the local report's tables, as markdown

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from compress.serve.config import ProxySelect
 from compress.serve.proxy import apply, select
 
@@ -24,7 +26,7 @@ def test_roles_length_and_the_last_question_decide() -> None:
 
 
 def test_spans_and_markers_win_over_the_rules_and_never_reach_the_model() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "A <compress>one</compress> B <compress>two</compress> C"},
         {"role": "user", "content": LONG, "compress": False},
         {"role": "assistant", "content": "tiny", "compress": True},

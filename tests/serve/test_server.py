@@ -23,6 +23,7 @@ import httpx
 import openai
 import pytest
 import yaml
+from openai.types.chat import ChatCompletionMessageParam
 
 from compress.llm.tokens import CL100K
 from tests.conftest import CACHE
@@ -37,7 +38,7 @@ LONG = " ".join(
     for i in range(14)
 )
 QUESTION = "What about the tides?"
-CHAT = [
+CHAT: list[ChatCompletionMessageParam] = [
     {"role": "user", "content": LONG},
     {"role": "assistant", "content": "Noted."},
     {"role": "user", "content": QUESTION},
@@ -246,7 +247,7 @@ def test_api_key_is_required_except_by_the_probes(
     assert httpx.get(fast.url + "/readyz").status_code == 200
     sdk = openai.OpenAI(base_url=fast.url + "/v1", api_key="wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
-        sdk.chat.completions.create(model=MODEL, messages=CHAT)  # type: ignore[arg-type]
+        sdk.chat.completions.create(model=MODEL, messages=CHAT)
 
 
 def test_batches_and_metrics_counters_move(servers: dict[str, ServeProcess]) -> None:
@@ -280,7 +281,7 @@ def test_proxy_round_trip_with_the_openai_sdk(
     fast = servers["fast"]
     state = _reset(upstream)
     sdk = openai.OpenAI(base_url=fast.url + "/v1", api_key=API_KEY, max_retries=0)
-    raw = sdk.chat.completions.with_raw_response.create(model=MODEL, messages=CHAT)  # type: ignore[arg-type]
+    raw = sdk.chat.completions.with_raw_response.create(model=MODEL, messages=CHAT)
     SEEN.append(raw.http_response.text + json.dumps(dict(raw.headers)))
     completion = raw.parse()
     assert completion.choices[0].message.content == f"echo: {QUESTION}"
@@ -302,7 +303,7 @@ def test_proxy_compresses_marked_spans_and_honours_per_message_markers(
     fast = servers["fast"]
     state = _reset(upstream)
     short = "Facts: " + LONG[:150]  # under min_chars: compressed only because it is wrapped
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": f"Rules first. <compress>{LONG}</compress> Keep it short."},
         {"role": "user", "content": LONG, "compress": False},
         {"role": "tool", "content": [{"type": "text", "text": f"<compress>{short}</compress>"}]},
@@ -340,7 +341,7 @@ def test_proxy_streams_through(servers: dict[str, ServeProcess], upstream: OpenA
     chunks = list(
         sdk.chat.completions.create(
             model=MODEL,
-            messages=CHAT,  # type: ignore[arg-type]
+            messages=CHAT,
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -367,7 +368,7 @@ def test_upstream_faults_are_retried_then_a_502_names_the_provider(
         if fault == "slow":
             state.failures, state.slow_s = ["slow"] * 3, 4.0  # past the 2 s timeout, three times
         else:
-            state.always = fault  # type: ignore[assignment]
+            state.always = fault
         r = _chat(fast)
         assert r.status_code == 502, (fault, r.text)
         error = r.json()["error"]

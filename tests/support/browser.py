@@ -49,8 +49,8 @@ def chromium_binary() -> str:
         if path := shutil.which(name):
             return path
     for app in ("Chromium.app/Contents/MacOS/Chromium", "Google Chrome.app/Contents/MacOS/Google Chrome"):
-        if (path := Path("/Applications") / app).is_file():  # macOS installs apps off PATH
-            return str(path)
+        if (app_path := Path("/Applications") / app).is_file():  # macOS installs apps off PATH
+            return str(app_path)
     pytest.fail(
         "chromium is not installed: the report's HTML is checked in a headless browser. Run "
         "scripts/setup.sh (as root on Debian/Ubuntu it runs `apt-get install -y chromium`), or install "
@@ -88,7 +88,7 @@ class _Pipe:
                     raise RuntimeError(f"chromium closed the DevTools pipe (exit code {self.proc.poll()})")
                 self.buf += chunk
         msg, self.buf = self.buf.split(b"\0", 1)
-        return json.loads(msg)  # type: ignore[no-any-return]
+        return json.loads(msg)
 
     def call(
         self,
@@ -109,7 +109,7 @@ class _Pipe:
             if reply.get("id") == self.next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
-                return reply.get("result", {})  # type: ignore[no-any-return]
+                return reply.get("result", {})
             self.events.append(reply)
 
     def wait_for(self, method: str, timeout: float = 30) -> dict[str, Any]:

@@ -22,10 +22,10 @@ from typing import Any
 class ServerState:
     """Script and observations of the server."""
 
-    failures: list[int] = field(
+    failures: list[int | str] = field(
         default_factory=list
-    )  # status codes to answer with, in order, before succeeding
-    always: int | None = None  # answer every request with this status
+    )  # status codes ("slow", "malformed" too) to answer with, in order, before succeeding
+    always: int | str | None = None  # answer every request with this status
     delay_s: float = 0.0
     replies: list[str] = field(default_factory=list)  # contents to answer with, in order, before echoing
     slow_s: float = 5.0
@@ -69,6 +69,7 @@ def _handler(state: ServerState) -> type[BaseHTTPRequestHandler]:
                 if status == "slow":
                     status = 200
                 anthropic = self.path.rstrip("/").endswith("/messages")
+                payload: dict[str, Any]
                 if status != 200 and anthropic:
                     kind = {429: "rate_limit_error", 401: "authentication_error"}.get(
                         int(status), "api_error"
