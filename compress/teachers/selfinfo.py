@@ -16,6 +16,9 @@ from compress.models.bundled import LOCAL_MODELS, load_hf
 from compress.teachers.base import TeacherOutput, effective_rate
 from compress.teachers.extractive import select_units, split_units
 
+# positions per LM-head call when scoring a text
+SCORE_CHUNK = 512
+
 
 class SelfInfoTeacher:
     """Token self-information from a local causal LM, aggregated per unit."""
@@ -73,10 +76,20 @@ class SelfInfoTeacher:
         ids = enc["input_ids"]
         bos = torch.tensor([[self.tok.bos_token_id]])
         full = torch.cat([bos, ids], dim=1)
+        # the LM head applied to SCORE_CHUNK positions at a time: the whole text's logits would be
+        # tokens x 262k vocabulary floats (17 GB at 16k tokens, twice over with the softmax)
+        head = self.model.get_output_embeddings()
+        cap = getattr(self.model.config, "final_logit_softcapping", None)
+        parts = []
         with torch.inference_mode():
-            logits = self.model(input_ids=full).logits[0, :-1].float()
-        logp = torch.log_softmax(logits, dim=-1)
-        surprisal = (-logp.gather(1, full[0, 1:, None])[:, 0]).tolist()
+            hidden = self.model.base_model(input_ids=full).last_hidden_state[0, :-1]
+            for s in range(0, hidden.shape[0], SCORE_CHUNK):
+                logits = head(hidden[s : s + SCORE_CHUNK]).float()
+                if cap:
+                    logits = torch.tanh(logits / cap) * cap
+                logp = torch.log_softmax(logits, dim=-1)
+                parts.append(-logp.gather(1, full[0, 1 + s : 1 + s + SCORE_CHUNK, None])[:, 0])
+        surprisal = torch.cat(parts).tolist()
         return [tuple(o) for o in enc["offset_mapping"][0].tolist()], surprisal
 
     def compress_one(

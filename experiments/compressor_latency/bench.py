@@ -147,8 +147,16 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
             secs.append(time.perf_counter() - t)
             out_tokens = counter.count(res.text)
         rows.append({"input_tokens": n, "budget": budget, "output_tokens": out_tokens, "seconds": secs})
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"method": method, "load_s": load_s, "rows": rows, "peak_rss_mb": peak_kb / 1024}
+    return {"method": method, "load_s": load_s, "rows": rows, "peak_rss_mb": peak_rss_kb() / 1024}
+
+
+def peak_rss_kb() -> int:
+    """This process's peak resident memory: VmHWM, which starts afresh at exec (getrusage's
+    ru_maxrss keeps the forking parent's peak across exec, so every child would report at least that)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -216,7 +224,8 @@ def main() -> None:
         t0, load_before = time.perf_counter(), os.getloadavg()[0]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
-            print(f"{method} failed:\n{proc.stderr[-3000:]}", file=sys.stderr)
+            why = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+            print(f"{method} failed ({why}):\n{proc.stderr[-3000:]}", file=sys.stderr)
             continue
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         res["wall_s"] = time.perf_counter() - t0
