@@ -50,6 +50,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["process", "thread"],
         help="where the compressor runs: a worker process (default; never blocks the server) or a thread",
     )
+    parser.add_argument(
+        "--keep-alive-s",
+        type=float,
+        default=75.0,
+        help="how long an idle client connection stays open: longer than clients keep theirs (httpx: 5 s), "
+        "so the server never closes one a client is reusing (a reset request)",
+    )
     parser.add_argument("--max-body-bytes", type=int, default=4 * 1024 * 1024, help="largest request body")
     parser.add_argument("--max-texts", type=int, default=256, help="most texts in one /v1/compress batch")
     parser.add_argument(
@@ -126,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=not args.no_access_log,
         timeout_graceful_shutdown=args.graceful_timeout,
+        timeout_keep_alive=max(1, round(args.keep_alive_s)),
         lifespan="on",
     )
     # uvicorn catches SIGTERM/SIGINT, shuts down gracefully, then raises the signal again under the
