@@ -50,6 +50,8 @@ def _run_id(offline_dir: Path) -> str:
 SECRET = "sk-test-SECRET-never-logged-0123456789"
 
 
+# about 3 minutes on 2 cores: the default suite measured 11:26 with it on a clean clone (limit 10)
+@pytest.mark.slow
 def test_smoke_pipeline_rerun_sweep_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "outputs"
     common = ["+experiment=smoke", f"paths.outputs={out}"]
