@@ -52,8 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--keep-alive-s",
-        type=float,
-        default=75.0,
+        type=int,
+        default=75,
         help="how long an idle client connection stays open: longer than clients keep theirs (httpx: 5 s), "
         "so the server never closes one a client is reusing (a reset request)",
     )
@@ -133,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=not args.no_access_log,
         timeout_graceful_shutdown=args.graceful_timeout,
-        timeout_keep_alive=max(1, round(args.keep_alive_s)),
+        timeout_keep_alive=args.keep_alive_s,
         lifespan="on",
     )
     # uvicorn catches SIGTERM/SIGINT, shuts down gracefully, then raises the signal again under the

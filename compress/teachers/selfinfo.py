@@ -89,7 +89,7 @@ class SelfInfoTeacher:
                     logits = torch.tanh(logits / cap) * cap
                 logp = torch.log_softmax(logits, dim=-1)
                 parts.append(-logp.gather(1, full[0, 1 + s : 1 + s + SCORE_CHUNK, None])[:, 0])
-        surprisal = torch.cat(parts).tolist()
+        surprisal = torch.cat(parts).tolist() if parts else []  # an empty text has no tokens to score
         return [tuple(o) for o in enc["offset_mapping"][0].tolist()], surprisal
 
     def compress_one(

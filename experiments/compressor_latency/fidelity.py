@@ -37,8 +37,8 @@ from omegaconf import OmegaConf  # noqa: E402
 from compress.compressors.base import Request  # noqa: E402
 from compress.compressors.classifier import ClassifierCompressor, load_classifier  # noqa: E402
 from compress.compressors.generative import META_FILE  # noqa: E402
-from compress.compressors.wordselect import split_words  # noqa: E402
-from compress.llm.tokens import TokenCounter  # noqa: E402
+from compress.compressors.wordselect import Words, split_words  # noqa: E402
+from compress.llm.tokens import TokenCounter, largest_prefix  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -88,17 +88,14 @@ def head_masks(rows: list[dict[str, Any]], counter: TokenCounter, budgets: list[
     """Truncation's masks: the first words that fit the budget."""
     out = []
     for r, b in zip(rows, budgets, strict=True):
-        words = split_words(r["original"])
-        n = len(words)
-        lo, hi = 0, n
-        while lo < hi:  # the most leading words whose text fits
-            mid = (lo + hi + 1) // 2
-            if counter.count(r["original"][: words.ends[mid - 1]]) <= b:
-                lo = mid
-            else:
-                hi = mid - 1
-        m = np.zeros(n, dtype=bool)
-        m[:lo] = True
+        text, words = r["original"], split_words(r["original"])
+
+        def cost(k: int, text: str = text, words: Words = words) -> int:
+            return counter.count(text[: words.ends[k - 1]]) if k else 0
+
+        k = largest_prefix(len(words), cost, b)
+        m = np.zeros(len(words), dtype=bool)
+        m[:k] = True
         out.append(m)
     return out
 
