@@ -340,6 +340,6 @@ class TokenCounter:
         """The longest suffix of `text` that is at most `n_tokens` tokens long (the end of the text)."""
         ids = self.encode(text)
         if self.api is None:
-            return self._decode(ids[len(ids) - max(0, n_tokens) :]) if n_tokens > 0 else ""
+            return self._decode(ids[max(0, len(ids) - n_tokens) :]) if n_tokens > 0 else ""
         k = largest_prefix(len(ids), lambda k: self.count(self._decode(ids[len(ids) - k :])), n_tokens)
         return self._decode(ids[len(ids) - k :]) if k else ""

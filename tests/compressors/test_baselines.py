@@ -30,6 +30,16 @@ def test_baselines_hold_the_budget(ctx: BaselineContext, name: str, budget: int)
         assert n >= budget - 4  # within a word of it
 
 
+@pytest.mark.parametrize("name", ["truncate", "tail"])
+def test_a_budget_beyond_the_text_keeps_all_of_it(ctx: BaselineContext, name: str) -> None:
+    # tail once sliced ids[len - n:] with n > len: a negative start, and only the last few tokens came back
+    text = "A short note of some twenty tokens, more or less, about nothing in particular at all."
+    n = ctx.counter.count(text)
+    for budget in (n, n + 1, n + 8, 2 * n + 3):
+        (out,) = make_baseline(name, ctx).compress_many([Request(text, budget)])
+        assert out.text == text, (budget, out.text)
+
+
 def test_truncate_keeps_the_head_tail_the_end_random_the_order(ctx: BaselineContext) -> None:
     head, end, rnd = (
         make_baseline(n, ctx).compress_many([Request(TEXT, 30)])[0].text
