@@ -69,11 +69,42 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
             f"request body: not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); send a JSON object.",
             param="body",
         ) from exc
+    except RecursionError as exc:  # the parser recurses per level: a deep [[[...]]] exhausts the stack
+        raise _too_deep() from exc
+    if nesting_depth(data) > MAX_DEPTH:
+        raise _too_deep()
     if not isinstance(data, dict):
         raise HTTPProblem(
             400, f"request body: a JSON object expected, got a JSON {type(data).__name__}.", param="body"
         )
     return data
+
+
+# no field of any route nests deeper than a few levels; validation and scrubbing recurse per level too
+MAX_DEPTH = 64
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest in a parsed JSON value (a scalar: 0), without recursing."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:  # deeper than the limit is refused anyway: stop looking
+            stack += [(c, depth + 1) for c in children]
+    return deepest
+
+
+def _too_deep() -> HTTPProblem:
+    return HTTPProblem(
+        400,
+        f"request body: JSON nested more than {MAX_DEPTH} levels deep; no field takes that, send the "
+        "texts as strings in a flat object.",
+        param="body",
+    )
 
 
 def _too_large(size: int, limit: int, at_least: bool = False) -> HTTPProblem:

@@ -190,6 +190,9 @@ BAD: list[tuple[str, dict[str, Any], int, list[str]]] = [
     ),
     ("unknown field", {"json": {"txt": "a b c"}}, 422, ["txt:", "Extra inputs"]),
     ("lone surrogate", {"content": b'{"text": "ab \\ud800 cd"}'}, 422, ["text:", "surrogate"]),
+    # 5,000 levels (10 kB): the JSON parser's recursion once escaped as a 500 and reset the connection
+    ("nested too deep", {"content": b'{"text": ' + b"[" * 5000 + b"]" * 5000 + b"}"}, 400, ["nested", "64"]),
+    ("nested past the limit", {"content": b'{"text": ' + b"[" * 70 + b"]" * 70 + b"}"}, 400, ["nested"]),
     ("unknown domain", {"json": {"text": LONG, "rate": 0.5, "domain": "poetry"}}, 422, ["domain", "poetry"]),
     ("body over the limit", {"json": {"text": "x " * 15000}}, 413, ["20000 bytes", "--max-body-bytes"]),
     ("too many texts", {"json": {"texts": ["a b"] * 5}}, 413, ["5 texts", "limit of 4", "--max-texts"]),
@@ -214,6 +217,7 @@ def test_every_bad_input_gets_a_4xx_naming_the_field_and_the_server_keeps_servin
     # the proxy's input, and LiteLLM's own routing arguments a caller must not set
     for body, status, needle in [
         (b"[1,", 400, "not JSON"),
+        (b'{"model": ' + b"[" * 3000 + b"]" * 3000 + b"}", 400, "nested"),
         (json.dumps({"model": MODEL}).encode(), 422, "messages"),
         (json.dumps({"model": MODEL, "messages": "hi"}).encode(), 422, "messages"),
         (json.dumps({"model": MODEL, "messages": CHAT, "api_base": "http://evil"}).encode(), 422, "api_base"),
