@@ -32,9 +32,9 @@ if not OmegaConf.has_resolver("prompt"):
 # the library's entry points, loaded on first use (PEP 562) so `import compress` stays light:
 # `from compress import load_compressor` pulls in the compressors, torch and the tokenizers only then
 _LAZY = {
-    "load_compressor": "compress.compressors.library",
-    "LoadedCompressor": "compress.compressors.library",
-    "CompressResult": "compress.compressors.library",
+    "load_compressor": "compress.library.load",
+    "LoadedCompressor": "compress.library.load",
+    "CompressResult": "compress.library.load",
     "CompressError": "compress.errors",
 }
 

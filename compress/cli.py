@@ -13,8 +13,8 @@ import sys
 from types import ModuleType
 
 from compress import __version__
-from compress.compressors import cli as text_cli
 from compress.errors import CompressError
+from compress.library import cli as text_cli
 from compress.serve import cli as serve_cli
 
 # the subcommands, in the order `compress --help` lists them

@@ -1,7 +1,7 @@
 """`python -m compress.export RUN_DIR [--merged] [--gguf] [--package DIR]`: export a trained compressor.
 
-`--merged` / `--gguf`: see compress.compressors.export. `--package DIR`: a self-contained, versioned
-compressor package (compress.compressors.package) that `load_compressor(DIR)`, `compress text DIR` and
+`--merged` / `--gguf`: see compress.library.export. `--package DIR`: a self-contained, versioned
+compressor package (compress.library.package) that `load_compressor(DIR)`, `compress text DIR` and
 the server read; with `--gguf` the GGUF LoRA for llama.cpp goes into the package.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from compress.compressors.export import KINDS, build_parser, default_cache, export_all, find_adapter
-from compress.compressors.package import log_artifact, write_package
 from compress.console import console
 from compress.errors import CompressError
+from compress.library.export import KINDS, build_parser, default_cache, export_all, find_adapter
+from compress.library.package import log_artifact, write_package
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,7 @@ PAIR_FEATURES = Features(
         "compressed_tokens": Value("int32"),
         "teacher_seconds": Value("float32"),
         # the teacher's labels for the classifier kind: per word of the original (runs of non-space,
-        # compress.compressors.wordselect), kept or not; exact for an extractive teacher, aligned for an
+        # compress.text.words), kept or not; exact for an extractive teacher, aligned for an
         # LLM's rewrite (compress.teachers.alignment), with the alignment's quality: the share of the
         # compressed words found in the original, and how many it invented
         "keep": Sequence(Value("bool")),

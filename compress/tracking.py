@@ -152,3 +152,25 @@ def _cell(v: Any) -> Any:
     if isinstance(v, list | tuple):
         return ", ".join(f"{x:.3f}" if isinstance(x, float) else str(x) for x in v)
     return v
+
+
+def run_label(run_dir: Path, outputs: Path | None) -> str:
+    """A run's name in W&B and in reports: its dir relative to `paths.outputs`. Where that is unknown (a
+    config read back outside Hydra, whose `${hydra:...}` does not resolve) the run-dir layout of
+    conf/hydra/default.yaml tells it: `runs/<run>`, `multiruns/<sweep>/<job>`; else the dir's name."""
+    if outputs is not None and outputs.is_absolute():
+        try:
+            return str(run_dir.resolve().relative_to(outputs.resolve()))
+        except ValueError:
+            pass
+    if run_dir.parent.name == "runs":
+        return f"runs/{run_dir.name}"
+    if run_dir.parent.parent.name == "multiruns":
+        return f"multiruns/{run_dir.parent.name}/{run_dir.name}"
+    return run_dir.name
+
+
+def group_of(label: str, multirun: bool) -> str:
+    """The W&B group of a run labelled `label`: a sweep's jobs share their sweep dir, a single run is its
+    own group."""
+    return label.rsplit("/", 1)[0] if multirun and "/" in label else label

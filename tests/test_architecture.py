@@ -1,13 +1,17 @@
-"""The package's shape: first-party imports at module top, no import circle, every module importable.
+"""The package's shape: first-party imports at module top, no import circle, layers that only point
+down, every module importable.
 
 An AST scan of `compress/`: each module's imports of `compress.*` at module level are its edges
 (importing `compress.a.b` also runs `compress/a/__init__.py`); the graph must be acyclic, and no
-function may import a first-party module (that hides dependencies and dodges circles).
+function may import a first-party module (that hides dependencies and dodges circles). One level up,
+each top-level folder (and each top-level module) is a layer: the layers' graph must be acyclic too, so
+no folder imports one that imports it back, directly or around a longer loop.
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import subprocess
 import sys
 from graphlib import CycleError, TopologicalSorter
@@ -81,6 +85,48 @@ def test_no_import_circle() -> None:
     assert set(order) == set(MODULES)
 
 
+def layer(module: str) -> str:
+    """The layer a module belongs to: its top-level folder (`compress.a.b` -> `a`) or top-level module."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "compress"
+
+
+def layer_graph(edges: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which layer imports which (a package's own `__init__` and the root package left out)."""
+    out: dict[str, set[str]] = {}
+    for module, deps in edges.items():
+        here = layer(module)
+        out.setdefault(here, set())
+        out[here] |= {layer(d) for d in deps if d != "compress" and layer(d) != here}
+    return out
+
+
+def layer_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A loop of layers, or None when the layers only point down."""
+    try:
+        list(TopologicalSorter(graph).static_order())
+    except CycleError as exc:
+        return list(exc.args[1])
+    return None
+
+
+def test_layers_only_point_down() -> None:
+    edges, _ = graph()
+    layers = layer_graph(edges)
+    cycle = layer_cycle(layers)
+    if cycle:
+        # name the module imports behind each step of the loop, so the reader sees what to move
+        steps = []
+        for a, b in itertools.pairwise(cycle):
+            why = sorted(
+                f"{m} -> {d}" for m, ds in edges.items() if layer(m) == a for d in ds if layer(d) == b
+            )
+            steps.append(f"{a} -> {b} ({', '.join(why[:3])})")
+        raise AssertionError("layers import each other back: " + "; ".join(steps))
+    back = {(a, b) for a, bs in layers.items() for b in bs if a in layers.get(b, set())}
+    assert not back
+
+
 def test_first_party_imports_sit_at_module_top() -> None:
     _, local = graph()
     assert not local, "first-party imports inside functions: " + ", ".join(local)
@@ -94,6 +140,21 @@ def test_every_module_imports_in_dependency_order() -> None:
         [sys.executable, "-c", script, *order], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_the_layer_check_sees_folders_that_import_each_other() -> None:
+    edges = {
+        "compress.a.x": {"compress.b.y", "compress.errors"},
+        "compress.b.y": {"compress.c.z"},
+        "compress.c.z": {"compress.a", "compress.a.w"},
+        "compress.a.w": set(),
+        "compress.errors": set(),
+    }
+    layers = layer_graph(edges)
+    assert layers["a"] == {"b", "errors"} and layers["c"] == {"a"}
+    assert set(layer_cycle(layers) or []) == {"a", "b", "c"}
+    edges["compress.c.z"] = {"compress.errors"}
+    assert layer_cycle(layer_graph(edges)) is None
 
 
 def test_the_scan_sees_a_circle_and_a_local_import(tmp_path: Path) -> None:

@@ -1,20 +1,12 @@
-"""What every training backend shares: the examples (prompt masked, weighted), batching order,
-the learning-rate schedule and the loss summary, and, for the two torch backends (torch, unsloth), the
-weighted completion-only loss and the optimizer step. Backends differ only in how they run a step."""
+"""What the generative kind's training backends share: the examples (prompt masked, weighted), PEFT's
+LoRA config, and for the two torch backends (torch, unsloth) the weighted completion-only loss and the
+loading of a local adapter. The step loop itself is `compress.training.loop`'s."""
 
 from __future__ import annotations
 
-import math
-import random
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-from compress.backends.base import local_inference_device
 from compress.compressors.generative import (
     GenerativeCompressor,
     compressor_messages,
@@ -22,15 +14,8 @@ from compress.compressors.generative import (
     load_peft,
 )
 from compress.errors import CompressError
-
-
-@dataclass
-class Example:
-    """One tokenized training example: loss only on the completion, scaled by `weight`."""
-
-    input_ids: list[int]
-    n_prompt: int
-    weight: float
+from compress.training.device import local_inference_device
+from compress.training.loop import Example
 
 
 def build_examples(
@@ -67,85 +52,6 @@ def examples_or_raise(
             "or give failed pairs weight (train.weights.failed)."
         )
     return examples, dropped
-
-
-def batches(examples: list[Example], steps: int, batch_size: int, seed: int) -> Iterator[list[Example]]:
-    """`steps` batches drawn epoch by epoch in a seeded shuffle (the same order in every backend)."""
-    rng = random.Random(seed)
-    order: list[int] = []
-    bs = min(batch_size, len(examples))
-    for _ in range(steps):
-        if len(order) < bs:
-            fresh = list(range(len(examples)))
-            rng.shuffle(fresh)
-            order += fresh
-        yield [examples[order.pop(0)] for _ in range(bs)]
-
-
-def lr_factor(step: int, steps: int) -> float:
-    """Linear warm-up over the first tenth, then cosine decay (step counts from 0)."""
-    warmup = max(1, steps // 10)
-    return min(1.0, (step + 1) / warmup) * (0.5 * (1 + math.cos(math.pi * step / steps)))
-
-
-def loss_summary(history: list[dict[str, Any]]) -> dict[str, float]:
-    """Mean loss over the first and the last quarter of the steps."""
-    q = max(1, len(history) // 4)
-    return {
-        "loss_first_quarter": sum(h["loss"] for h in history[:q]) / q,
-        "loss_last_quarter": sum(h["loss"] for h in history[-q:]) / q,
-    }
-
-
-def progress_bar(label: str) -> Progress:
-    """The training progress bar every backend shows (step count and current loss)."""
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        transient=True,
-    )
-
-
-@dataclass
-class StepLog:
-    """Per-step history and W&B logging, and the throughput/loss summary every backend returns."""
-
-    log: Callable[[dict[str, Any], int], None]
-    history: list[dict[str, Any]] = field(default_factory=list)
-    tokens: int = 0
-    started: float = field(default_factory=time.perf_counter)
-    seconds: float | None = None
-
-    def record(self, step: int, batch: list[Example], loss: float, seconds: float, **extra: Any) -> None:
-        """Add one step to the history and log loss, tokens/s and the backend's `extra` figures."""
-        n_tok = sum(len(e.input_ids) for e in batch)
-        self.tokens += n_tok
-        self.history.append({"step": step, "loss": loss, "tokens": n_tok, "seconds": seconds})
-        self.log({"loss": loss, "tokens_per_s": n_tok / seconds if seconds > 0 else 0.0, **extra}, step)
-
-    def stop(self) -> None:
-        """Freeze the training time (saving and uploading afterwards do not count)."""
-        self.seconds = time.perf_counter() - self.started
-
-    def result(self, examples: list[Example], dropped: int, **metrics: Any) -> dict[str, Any]:
-        """The backend's return value: history and metrics (examples, tokens/s, loss summary, `metrics`)."""
-        if self.seconds is None:
-            self.stop()
-        seconds = self.seconds or 0.0
-        return {
-            "history": self.history,
-            "metrics": {
-                "examples": len(examples),
-                "dropped_too_long": dropped,
-                "steps": len(self.history),
-                "tokens": self.tokens,
-                "tokens_per_s": self.tokens / seconds if seconds > 0 else 0.0,
-                **loss_summary(self.history),
-                **metrics,
-            },
-        }
 
 
 def peft_lora_config(lora: Any, **extra: Any) -> Any:
@@ -194,26 +100,6 @@ def weighted_completion_loss(inner: Any, batch: list[Example], pad_id: int, devi
     ce = F.cross_entropy(logits, targets, reduction="none")
     w = weights[target_mask]
     return (ce * w).sum() / w.sum().clamp_min(1e-8), int(target_mask.sum())
-
-
-def optimizer_step(loss: Any, params: list[Any], opt: Any, sched: Any) -> None:
-    """Backward, clip the gradient norm at 1.0, step the optimizer and the schedule, clear gradients."""
-    import torch
-
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(params, 1.0)
-    opt.step()
-    sched.step()
-    opt.zero_grad(set_to_none=True)
-
-
-def resolve_device(pref: str) -> str:
-    """`auto` is CUDA when available, else CPU."""
-    import torch
-
-    if pref == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return pref
 
 
 class LocalAdapterLoading:

@@ -30,20 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from compress.backends.base import Budget, device_requirements, ram_bytes
-from compress.backends.common import (
-    Example,
-    LocalAdapterLoading,
-    StepLog,
-    batches,
-    examples_or_raise,
-    lr_factor,
-    peft_lora_config,
-    progress_bar,
-)
+from compress.backends.base import Budget
+from compress.backends.common import LocalAdapterLoading, examples_or_raise, peft_lora_config
 from compress.compressors.generative import save_meta
 from compress.errors import CompressError, MissingRequirement
 from compress.models.bundled import hf_dir, local_model
+from compress.training.device import device_requirements, ram_bytes
+from compress.training.loop import Example, StepLog, batches, lr_factor, progress_bar, tokens_in
 
 MLX_SUBDIR = "mlx"  # mlx-lm's adapter_config.json would collide with PEFT's in the same dir
 
@@ -341,7 +334,9 @@ def train(
             opt.update(model, grads)
             mx.eval(model.trainable_parameters(), opt.state, loss)  # mlx is lazy: run the step now
             dt = time.perf_counter() - t0
-            steps_log.record(step, batch, float(loss.item()), dt, lr=step_lr, target_tokens=int(targets.size))
+            steps_log.record(
+                step, tokens_in(batch), float(loss.item()), dt, lr=step_lr, target_tokens=int(targets.size)
+            )
             progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
     steps_log.stop()
     model.eval()
@@ -349,7 +344,7 @@ def train(
     save_adapter(model, lora, lora_params, base_dir, adapter)
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="mlx")
     return steps_log.result(
-        examples,
+        len(examples),
         dropped,
         device=f"mlx-{'gpu' if device == mx.gpu else 'cpu'}",
         trainable_params=sum(v.size for v in dict(tree_flatten(model.trainable_parameters())).values()),

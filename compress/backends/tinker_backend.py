@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from compress.backends.base import Budget
-from compress.backends.common import Example, StepLog, batches, examples_or_raise, lr_factor
+from compress.backends.common import examples_or_raise
 from compress.compressors.base import Compressed, Request
 from compress.compressors.generative import (
     compressor_messages,
@@ -37,6 +37,7 @@ from compress.compressors.generative import (
     save_meta,
 )
 from compress.errors import CompressError, MissingRequirement
+from compress.training.loop import Example, StepLog, batches, lr_factor, tokens_in
 
 KEY_ENV = "TINKER_API_KEY"
 ATTN_MODULES = {"q_proj", "k_proj", "v_proj", "o_proj"}
@@ -234,7 +235,7 @@ def train(
             dt = time.perf_counter() - t0
             steps_log.record(
                 step,
-                batch,
+                tokens_in(batch),
                 batch_loss(output, data),
                 dt,
                 lr=lr,
@@ -275,7 +276,7 @@ def train(
     finally:
         service.close(status).result()
     return steps_log.result(
-        examples,
+        len(examples),
         dropped,
         device="tinker",
         base_model=base_model,

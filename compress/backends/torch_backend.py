@@ -6,31 +6,21 @@ positions whose next token is part of the completion (the loss needs nothing els
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compress.backends.base import (
-    Budget,
-    cuda_free,
-    device_requirements,
-    ram_bytes,
-)
+from compress.backends.base import Budget
 from compress.backends.common import (
     LocalAdapterLoading,
-    StepLog,
-    batches,
     examples_or_raise,
-    lr_factor,
-    optimizer_step,
     peft_lora_config,
-    progress_bar,
-    resolve_device,
     weighted_completion_loss,
 )
 from compress.compressors.generative import save_meta
 from compress.models.base import load_base
+from compress.training.device import cuda_free, device_requirements, ram_bytes, resolve_device
+from compress.training.loop import Example, StepLog, batches, run_steps, tokens_in
 
 
 def train(
@@ -58,26 +48,30 @@ def train(
     model.train()
     inner = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=float(cfg.train.lr), weight_decay=0.0)
     steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+
+    def loss_of(batch: list[Example]) -> tuple[Any, int, dict[str, Any]]:
+        loss, n_target = weighted_completion_loss(inner, batch, pad, device)
+        return loss, tokens_in(batch), {"target_tokens": n_target}
+
     steps_log = StepLog(log)
-    with progress_bar("train") as progress:
-        task = progress.add_task("train", total=steps, loss=float("nan"))
-        for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
-            t0 = time.perf_counter()
-            loss, n_target = weighted_completion_loss(inner, batch, pad, device)
-            lr = opt.param_groups[0]["lr"]  # this step's rate: the scheduler moves it on in optimizer_step
-            optimizer_step(loss, params, opt, sched)
-            dt = time.perf_counter() - t0
-            steps_log.record(step, batch, float(loss.item()), dt, lr=lr, target_tokens=n_target)
-            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
-    steps_log.stop()
+    run_steps(
+        batches(examples, steps, bs, int(cfg.seed)),
+        steps,
+        params,
+        float(cfg.train.lr),
+        0.0,
+        loss_of,
+        steps_log,
+        "train",
+    )
     adapter = out_dir / "adapter"
     model.save_pretrained(str(adapter))
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="torch")
-    return steps_log.result(examples, dropped, device=device, trainable_params=sum(p.numel() for p in params))
+    return steps_log.result(
+        len(examples), dropped, device=device, trainable_params=sum(p.numel() for p in params)
+    )
 
 
 class TorchBackend(LocalAdapterLoading):

@@ -15,29 +15,17 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from compress.backends.base import (
-    Budget,
-    cuda_available,
-    cuda_free,
-    device_requirements,
-)
-from compress.backends.common import (
-    LocalAdapterLoading,
-    StepLog,
-    batches,
-    examples_or_raise,
-    lr_factor,
-    optimizer_step,
-    weighted_completion_loss,
-)
+from compress.backends.base import Budget
+from compress.backends.common import LocalAdapterLoading, examples_or_raise, weighted_completion_loss
 from compress.compressors.generative import save_meta
 from compress.errors import MissingRequirement
 from compress.models.bundled import hf_dir
+from compress.training.device import cuda_available, cuda_free, device_requirements
+from compress.training.loop import Example, StepLog, batches, run_steps, tokens_in
 
 
 def require_cuda() -> None:
@@ -109,33 +97,31 @@ def train(
     examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
     inner = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=float(cfg.train.lr), weight_decay=0.0)
     steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    steps_log = StepLog(log)
-    for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
-        t0 = time.perf_counter()
+
+    def loss_of(batch: list[Example]) -> tuple[Any, int, dict[str, Any]]:
         loss, n_target = weighted_completion_loss(inner, batch, pad, "cuda")
-        lr = opt.param_groups[0]["lr"]  # this step's rate: the scheduler moves it on in optimizer_step
-        optimizer_step(loss, params, opt, sched)
-        torch.cuda.synchronize()  # honest step times: CUDA runs asynchronously
-        dt = time.perf_counter() - t0
-        steps_log.record(
-            step,
-            batch,
-            float(loss.item()),
-            dt,
-            lr=lr,
-            target_tokens=n_target,
-            cuda_max_memory_gb=torch.cuda.max_memory_allocated() / 2**30,
-        )
-    steps_log.stop()
+        peak = torch.cuda.max_memory_allocated() / 2**30  # so far: the forward pass and earlier steps
+        return loss, tokens_in(batch), {"target_tokens": n_target, "cuda_max_memory_gb": peak}
+
+    steps_log = StepLog(log)
+    run_steps(
+        batches(examples, steps, bs, int(cfg.seed)),
+        steps,
+        params,
+        float(cfg.train.lr),
+        0.0,
+        loss_of,
+        steps_log,
+        "train (unsloth)",
+        synchronize=torch.cuda.synchronize,  # honest step times: CUDA runs asynchronously
+    )
     adapter = out_dir / "adapter"
     model.save_pretrained(str(adapter))
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="unsloth")
     return steps_log.result(
-        examples,
+        len(examples),
         dropped,
         device=torch.cuda.get_device_name(0),
         trainable_params=sum(p.numel() for p in params),

@@ -1,8 +1,11 @@
 """Compressors: what shortens a text at inference, trained or not.
 
-- `base`: the one interface (`Compressor.compress_many(requests)`), its `Request` and `Compressed`;
+- `base`: the one interface (`Compressor.compress_many(requests)`), its `Request` and `Compressed`,
+  and the budget rules every caller shares;
 - `generative`: a LoRA-tuned LM that rewrites the text (its prompt, metadata and PEFT loading);
-- `baselines`: identity, truncation by tokens and the extractive self-information method, by name;
-- `trained`: loads what the train stage wrote, through the backend that wrote it;
-- `export`: a trained adapter merged into its base, or as a GGUF LoRA for llama.cpp.
+- `classifier`: a keep/drop token classifier on an encoder (LLMLingua-2 style);
+- `baselines`: identity, truncation by tokens, tail, random words and the extractive
+  self-information method, by name.
+
+Loading what the train stage wrote, packages and the CLI sit above these, in `compress.library`.
 """

@@ -26,8 +26,8 @@ from compress.compressors.base import Compressed, Compressor, Request
 from compress.errors import CompressError
 from compress.llm.tokens import TokenCounter, largest_prefix
 from compress.models.bundled import LOCAL_MODELS
-from compress.teachers.extractive import split_units
 from compress.teachers.selfinfo import SelfInfoTeacher
+from compress.text.units import split_units
 
 
 @dataclass

@@ -10,7 +10,7 @@ Inference, for a batch of requests in one set of forward passes: each text's sub
 probabilities (averaged over the windows that hold a token), averaged per word (numpy), then the
 protected words (numbers, identifiers, the domain's patterns, forced strings) and the most probable
 others, as many as fit the budget in the target model's tokens, rendered in order with newlines and
-indentation (`compress.compressors.wordselect`).
+indentation (`compress.text.words`).
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from compress.backends.common import Example, StepLog, lr_factor, progress_bar, resolve_device
-from compress.compressors.base import Compressed, Request
+from compress.compressors.base import Compressed, Request, check_budget, tokens_at
 from compress.compressors.generative import META_FILE
-from compress.compressors.wordselect import (
+from compress.errors import CompressError
+from compress.llm.tokens import TokenCounter
+from compress.text.words import (
     Words,
     protected,
     query_words,
@@ -37,8 +38,8 @@ from compress.compressors.wordselect import (
     split_words,
     word_costs,
 )
-from compress.errors import CompressError
-from compress.llm.tokens import TokenCounter
+from compress.training.device import resolve_device
+from compress.training.loop import StepLog, batches, run_steps
 
 BUNDLED_ENCODER = "bundled:all-MiniLM-L6-v2"
 KIND = "classifier"
@@ -250,7 +251,7 @@ class ClassifierCompressor:
         """The request's budget in target tokens: its own, else the trained rate of the text."""
         if r.target_tokens is not None:
             return int(r.target_tokens)
-        return max(1, round(self.rate * self.counter.count(r.text)))
+        return tokens_at(self.rate, self.counter.count(r.text))
 
     def keep_masks(self, requests: Sequence[Request]) -> list[np.ndarray]:
         """Each request's keep mask over its words (`wordselect.split_words`), within its budget."""
@@ -296,12 +297,9 @@ class ClassifierCompressor:
     ) -> str:
         """One text compressed to `target_tokens` (or `rate` of its target-model tokens; neither: the
         trained rate), keeping `force_tokens`; `query` makes it keep what the question needs."""
-        if rate is not None and target_tokens is not None:
-            raise CompressError("compress: give rate or target_tokens, not both.")
+        check_budget(rate, target_tokens)
         if rate is not None:
-            if not 0 < rate <= 1:
-                raise CompressError(f"compress: rate={rate} must be in (0, 1].")
-            target_tokens = max(1, round(rate * self.counter.count(text)))
+            target_tokens = tokens_at(rate, self.counter.count(text))
         req = Request(text, target_tokens, domain, query, tuple(force_tokens))
         return self.compress_many([req])[0].text
 
@@ -425,48 +423,35 @@ def train_classifier(
     bs = int(ccfg.batch_size)
     steps = max(1, int(ccfg.epochs) * -(-len(windows) // bs))
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=float(ccfg.lr), weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
     amp = bool(ccfg.get("amp", True)) and device.startswith("cuda")
+
+    def loss_of(batch: list[Window]) -> tuple[Any, int, dict[str, Any]]:
+        inputs = _pad(framing, batch, device)
+        width = inputs["input_ids"].shape[1]
+        lab = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+        for i, w in enumerate(batch):
+            lab[i, : len(w.labels)] = torch.tensor(w.labels)
+        lab = lab.to(device)
+        weights = torch.tensor([w.weight for w in batch], device=device)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            logits = model(**inputs).logits
+        ce = F.cross_entropy(logits.float().transpose(1, 2), lab, ignore_index=IGNORE, reduction="none")
+        mask = (lab != IGNORE).float()
+        per_window = (ce * mask).sum(1) / mask.sum(1).clamp_min(1)  # (batch,)
+        loss = (per_window * weights).sum() / weights.sum().clamp_min(1e-8)
+        return loss, sum(len(w.ids) for w in batch), {}
+
     steps_log = StepLog(log)
-    rng = random.Random(int(cfg.seed))
-    order: list[int] = []
-    with progress_bar("train classifier") as progress:
-        task = progress.add_task("train", total=steps, loss=float("nan"))
-        for step in range(1, steps + 1):
-            if len(order) < bs:
-                fresh = list(range(len(windows)))
-                rng.shuffle(fresh)
-                order += fresh
-            batch = [windows[order.pop(0)] for _ in range(min(bs, len(windows)))]
-            t0 = time.perf_counter()
-            inputs = _pad(framing, batch, device)
-            width = inputs["input_ids"].shape[1]
-            lab = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-            for i, w in enumerate(batch):
-                lab[i, : len(w.labels)] = torch.tensor(w.labels)
-            lab = lab.to(device)
-            weights = torch.tensor([w.weight for w in batch], device=device)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                logits = model(**inputs).logits
-            ce = F.cross_entropy(
-                logits.float().transpose(1, 2), lab, ignore_index=IGNORE, reduction="none"
-            )  # (batch, width)
-            mask = (lab != IGNORE).float()
-            per_window = (ce * mask).sum(1) / mask.sum(1).clamp_min(1)
-            loss = (per_window * weights).sum() / weights.sum().clamp_min(1e-8)
-            lr = opt.param_groups[0]["lr"]
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            dt = time.perf_counter() - t0
-            steps_log.record(
-                step, [Example(w.ids, 0, w.weight) for w in batch], float(loss.item()), dt, lr=lr
-            )
-            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
-    steps_log.stop()
+    run_steps(
+        batches(windows, steps, bs, int(cfg.seed)),
+        steps,
+        params,
+        float(ccfg.lr),
+        0.01,
+        loss_of,
+        steps_log,
+        "train classifier",
+    )
     adapter = out_dir / "adapter"
     adapter.mkdir(parents=True, exist_ok=True)
     model.eval()
@@ -495,9 +480,8 @@ def train_classifier(
         "threads": ccfg.get("threads"),
     }
     (adapter / META_FILE).write_text(json.dumps(meta, indent=2))
-    examples = [Example(w.ids, 0, w.weight) for w in windows]
     result = steps_log.result(
-        examples,
+        len(windows),
         skipped,
         device=device,
         trainable_params=sum(p.numel() for p in params),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from compress.data.corpora import stable_hash
 from compress.llm.client import ChatRequest, LLMSession
-from compress.metrics.equivalence import jaccard
+from compress.text.words import jaccard
 
 PROMPT = (
     "Here is an example of an input:\n---\n{seed}\n---\n"

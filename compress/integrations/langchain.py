@@ -22,8 +22,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from compress.compressors.library import LoadedCompressor, load_compressor
 from compress.errors import MissingRequirement
+from compress.library.load import LoadedCompressor, load_compressor
 
 try:
     from langchain_core.callbacks import Callbacks

@@ -47,14 +47,6 @@ class _Slot:
     job: _Job | None = None
 
 
-def _common(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
-
-
 class BatchedLlamaCpp:
     """llama.cpp serving greedy completions to many threads at once (see the module doc)."""
 

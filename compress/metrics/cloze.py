@@ -17,8 +17,8 @@ import string
 from dataclasses import dataclass
 
 from compress.llm.client import ChatRequest
-from compress.metrics.facts import ENTITY, IDENTIFIER, NUMBER
 from compress.metrics.gates import question_key
+from compress.text.patterns import ENTITY, IDENTIFIER, NUMBER
 
 BLANK = "____"
 # a sentence ends at . ! ? before white space; a line break ends one only where a new unit starts (a

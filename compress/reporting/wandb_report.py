@@ -27,6 +27,7 @@ from compress.reporting.runs import RunInfo
 from compress.reporting.tables import markdown_table, report_tables
 from compress.schemas import MethodSummary
 from compress.stages import ORDER as STAGES
+from compress.tracking import group_of, run_label
 
 if TYPE_CHECKING:
     import wandb_workspaces.reports.v2 as wr
@@ -63,21 +64,12 @@ class WandbTarget:
         return [f"{self.run_name}/{s}" for s in stages]
 
 
-def _run_name(run: Path, cfg: Any) -> str:
-    # as compress.pipeline._rel: the run dir relative to paths.outputs, else its name. paths.outputs
-    # is usually `${hydra:runtime.cwd}/outputs`, which cannot be resolved outside Hydra; then the run
-    # dir layout of conf/hydra/default.yaml tells it: <outputs>/runs/<run>, <outputs>/multiruns/<sweep>/<job>
+def _outputs(cfg: Any) -> Path | None:
+    # paths.outputs is usually `${hydra:runtime.cwd}/outputs`, which does not resolve outside Hydra
     try:
-        outputs = Path(str(OmegaConf.select(cfg, "paths.outputs")))
-        if outputs.is_absolute():
-            return str(run.resolve().relative_to(outputs.resolve()))
+        return Path(str(OmegaConf.select(cfg, "paths.outputs")))
     except Exception:
-        pass
-    if run.parent.name == "runs":
-        return f"runs/{run.name}"
-    if run.parent.parent.name == "multiruns":
-        return f"multiruns/{run.parent.name}/{run.name}"
-    return run.name
+        return None
 
 
 def target(run: Path) -> WandbTarget:
@@ -89,9 +81,8 @@ def target(run: Path) -> WandbTarget:
     hydra_yaml = run / ".hydra" / "hydra.yaml"
     mode = OmegaConf.select(OmegaConf.load(hydra_yaml), "hydra.mode") if hydra_yaml.is_file() else None
     entity = OmegaConf.select(cfg, "logger.entity", default=None)
-    name = _run_name(run, cfg)
-    # as compress.pipeline._group: the jobs of a sweep share its dir (their dirs' parent) as W&B group
-    group = name.rsplit("/", 1)[0] if str(mode) == "MULTIRUN" and "/" in name else name
+    name = run_label(run, _outputs(cfg))
+    group = group_of(name, str(mode) == "MULTIRUN")
     return WandbTarget(
         kind=str(OmegaConf.select(cfg, "logger.kind", default="none")),
         mode=str(OmegaConf.select(cfg, "logger.mode", default="disabled")),

@@ -23,10 +23,9 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compress import __version__
-from compress.errors import CompressError
 from compress.secrets import scrub
 from compress.serve.config import API_KEY_ENV, ServeSettings
-from compress.serve.host import CompressorFailed, CompressorHost, Outcome, passthrough
+from compress.serve.host import CompressorHost
 from compress.serve.http import HTTPProblem, read_json, validation_problem
 from compress.serve.metrics import CONTENT_TYPE, Metrics
 from compress.serve.proxy import ROUTE as CHAT_ROUTE
@@ -179,19 +178,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 kind="busy",
                 headers={"Retry-After": "1"},
             )
-        try:
-            outcome = await host.compress(texts, body.options())
-        except CompressError as exc:
-            raise HTTPProblem(422, str(exc)) from exc
-        except CompressorFailed as exc:
-            if settings.config.fail_closed:
-                raise HTTPProblem(
-                    503,
-                    f"the compressor failed ({exc}) and the server is fail_closed.",
-                    kind="compressor_error",
-                ) from exc
-            outcome = Outcome(passthrough(texts, body.domain), "compressor_error", str(exc))
-        outcome.record(metrics, COMPRESS_ROUTE)
+        outcome = await host.compress_failing_open(texts, body.options(), COMPRESS_ROUTE)
         results = outcome.results
         statuses = {r["status"] for r in results}
         hdrs = {"x-compress-status": "compressed" if "compressed" in statuses else "passthrough"}

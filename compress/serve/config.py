@@ -30,6 +30,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from compress.compressors.base import check_budget
 from compress.errors import CompressError
 
 API_KEY_ENV = "COMPRESS_API_KEY"
@@ -50,8 +51,10 @@ class ProxySelect(BaseModel):
 
     @model_validator(mode="after")
     def _one_budget(self) -> ProxySelect:
-        if self.rate is not None and self.target_tokens is not None:
-            raise ValueError("give proxy.rate or proxy.target_tokens, not both (set the other to null)")
+        try:
+            check_budget(self.rate, self.target_tokens)
+        except CompressError as exc:
+            raise ValueError(f"proxy.rate, proxy.target_tokens: {exc} Set the other to null.") from exc
         return self
 
 

@@ -33,6 +33,7 @@ from compress.data.domains import classify
 from compress.errors import CompressError
 from compress.llm.tokens import CL100K, count_cl100k
 from compress.serve.config import ServeSettings
+from compress.serve.http import HTTPProblem
 from compress.serve.metrics import Metrics
 
 log = logging.getLogger("compress.serve")
@@ -240,6 +241,28 @@ class CompressorHost:
             self.pending -= 1
         self.metrics.compress_seconds.observe(sum(r["seconds"] for r in results))
         return Outcome(results)
+
+    async def compress_failing_open(
+        self, texts: Sequence[str], options: dict[str, Any], route: str, param: str | None = None
+    ) -> Outcome:
+        """`compress` with the server's one fail-open rule, counted in the metrics under `route`: a
+        compressor that fails passes the texts through unchanged (reason `compressor_error`), or, with
+        `fail_closed`, the caller gets a 503; the caller's bad input is a 422 (naming `param`)."""
+        try:
+            outcome = await self.compress(texts, options)
+        except CompressError as exc:
+            raise HTTPProblem(422, f"{param}: {exc}" if param else str(exc), param=param) from exc
+        except CompressorFailed as exc:
+            if self.settings.config.fail_closed:
+                raise HTTPProblem(
+                    503,
+                    f"the compressor failed ({exc}) and the server is fail_closed: nothing was compressed "
+                    "or forwarded.",
+                    kind="compressor_error",
+                ) from exc
+            outcome = Outcome(passthrough(texts, options.get("domain")), "compressor_error", str(exc))
+        outcome.record(self.metrics, route)
+        return outcome
 
     async def close(self, timeout_s: float = 10.0) -> None:
         """Stop the worker (after the calls in flight) and the executor."""

@@ -21,11 +21,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from compress.compressors.base import check_budget
 from compress.errors import CompressError
 from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
 from compress.secrets import scrub
 from compress.serve.config import ProxySelect, ServeConfig
-from compress.serve.host import CompressorFailed, CompressorHost, Outcome, passthrough
+from compress.serve.host import CompressorHost, Outcome
 from compress.serve.http import HTTPProblem, validation_problem
 from compress.serve.metrics import Metrics
 
@@ -262,10 +263,10 @@ class Proxy:
         messages = [m.model_dump(exclude_none=False, exclude_unset=True) for m in body.messages]
         rules = self.config.proxy
         over = body.compress
-        if over.rate is not None and over.target_tokens is not None:
-            raise HTTPProblem(
-                422, "compress.rate, compress.target_tokens: give one of them, not both.", param="compress"
-            )
+        try:
+            check_budget(over.rate, over.target_tokens)
+        except CompressError as exc:
+            raise HTTPProblem(422, f"compress.rate, compress.target_tokens: {exc}", param="compress") from exc
         segments, query = select(messages, rules) if over.enabled else ([], None)
         loop = asyncio.get_running_loop()
         t0 = loop.time()
@@ -276,20 +277,9 @@ class Proxy:
             else:
                 budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
             texts = [s.text for s in segments]
-            try:
-                outcome = await self.host.compress(texts, budget | {"query": query})
-            except CompressError as exc:
-                raise HTTPProblem(422, f"compress: {exc}", param="compress") from exc
-            except CompressorFailed as exc:
-                if self.config.fail_closed:
-                    self.metrics.errors.labels(ROUTE, "compressor").inc()
-                    raise HTTPProblem(
-                        503,
-                        f"the compressor failed ({exc}) and the server is fail_closed: the request was not forwarded.",
-                        kind="compressor_error",
-                    ) from exc
-                outcome = Outcome(passthrough(texts), "compressor_error", str(exc))
-            outcome.record(self.metrics, ROUTE)
+            outcome = await self.host.compress_failing_open(
+                texts, budget | {"query": query}, ROUTE, param="compress"
+            )
             messages = apply(messages, segments, [r["compressed"] for r in outcome.results], rules.spans)
         else:
             messages = apply(messages, [], [], rules.spans)

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from compress.compressors.base import check_budget
+from compress.errors import CompressError
 from compress.serve.http import HTTPProblem
 
 
@@ -35,8 +37,10 @@ class CompressBody(BaseModel):
             )
         if self.text is not None and self.texts is not None:
             raise HTTPProblem(422, "text, texts: give one of them, not both.", param="texts")
-        if self.rate is not None and self.target_tokens is not None:
-            raise HTTPProblem(422, "rate, target_tokens: give one of them, not both.", param="target_tokens")
+        try:
+            check_budget(self.rate, self.target_tokens)
+        except CompressError as exc:
+            raise HTTPProblem(422, f"rate, target_tokens: {exc}", param="target_tokens") from exc
         if self.texts is not None:
             if not self.texts:
                 raise HTTPProblem(422, "texts: an empty list; send at least one text.", param="texts")

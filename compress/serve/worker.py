@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from compress.compressors.library import LoadedCompressor, load_compressor
 from compress.errors import CompressError
+from compress.library.load import LoadedCompressor, load_compressor
 
 # compressed once at load: a compressor that loads its model on first use (selfinfo) pays for it
 # before the server says ready, not on a caller's request

@@ -23,11 +23,11 @@ import numpy as np
 from datasets import Dataset, load_from_disk
 from rich.progress import track
 
-from compress.compressors.base import Compressor, Request
+from compress.backends.kinds import CompressorKind, compressor_kind
+from compress.compressors.base import Compressor, Request, tokens_at
 from compress.compressors.baselines import BaselineContext, make_baseline, scoring_model
-from compress.compressors.kinds import CompressorKind, compressor_kind
-from compress.compressors.trained import load_trained
 from compress.errors import CompressError
+from compress.library.trained import load_trained
 from compress.llm.client import ChatRequest
 from compress.llm.tokens import TokenCounter, count_cl100k
 from compress.metrics import cloze, gold
@@ -408,7 +408,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     points += [Point(name, _run(fns[name], originals, budgets, doms)) for name in baselines]
     o_tok = [counter.count(t) for t in originals]
     for rate in ev.rates:
-        n_tok = [max(1, round(float(rate) * n)) for n in o_tok]
+        n_tok = [tokens_at(float(rate), n) for n in o_tok]
         if kind.rate_controlled:  # its curve beside truncate's and selfinfo's
             outs = _compress_trained(compressor, originals, n_tok, doms, f"trained at rate {rate}")
             points.append(Point("trained", outs, float(rate)))

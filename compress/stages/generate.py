@@ -7,7 +7,6 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, concatenate_datasets
 
-from compress.compressors.wordselect import inside, split_words
 from compress.data.amplify import amplify
 from compress.data.corpora import load_samples
 from compress.data.domains import sub_domain
@@ -17,6 +16,7 @@ from compress.stages.context import StageContext, target_counter
 from compress.teachers import make_teacher
 from compress.teachers.alignment import Alignment, align
 from compress.teachers.base import effective_rate
+from compress.text.words import inside, split_words
 
 
 def run_generate(ctx: StageContext) -> dict[str, Any]:

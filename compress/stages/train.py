@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, load_from_disk
 
-from compress.compressors.export import export_all
-from compress.compressors.kinds import compressor_kind
+from compress.backends.kinds import compressor_kind
 from compress.errors import CompressError
+from compress.library.export import export_all
 from compress.schemas import TRAIN_LOG_FEATURES
 from compress.stages.context import StageContext
 
@@ -57,7 +57,7 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
     ctx.log.artifact(ctx.out / "adapter", "adapter", "model", made_by)
     if ctx.cfg.train.get(
         "export"
-    ):  # merged model / GGUF LoRA into train/export (see compress.compressors.export)
+    ):  # merged model / GGUF LoRA into train/export (see compress.library.export)
         done = export_all(ctx.out / "adapter", ctx.out / "export", list(ctx.cfg.train.export), ctx.cache)
         result["metrics"].update({f"export_{k}": str(v.relative_to(ctx.out)) for k, v in done.items()})
     weights = [r["weight"] for r in rows]

@@ -15,7 +15,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from compress.compressors.wordselect import Words, normalize, split_words
+from compress.text.words import Words, normalize, split_words
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,10 @@ from rich.progress import track
 
 from compress.errors import CompressError
 from compress.llm.client import LLMSession
-from compress.metrics.facts import protected_spans
 from compress.models.bundled import LOCAL_MODELS, load_hf
 from compress.teachers.base import TeacherOutput, effective_rate
-from compress.teachers.extractive import select_units, split_units
+from compress.text.patterns import protected_spans
+from compress.text.units import select_units, split_units
 
 # positions per LM-head call when scoring a text
 SCORE_CHUNK = 512

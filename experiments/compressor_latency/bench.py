@@ -117,7 +117,7 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
 
     from compress.compressors.base import Request
     from compress.compressors.baselines import BaselineContext, make_baseline
-    from compress.compressors.trained import load_trained
+    from compress.library.trained import load_trained
     from compress.llm.tokens import TokenCounter
 
     torch.set_num_threads(args.threads)

@@ -37,8 +37,8 @@ from omegaconf import OmegaConf  # noqa: E402
 from compress.compressors.base import Request  # noqa: E402
 from compress.compressors.classifier import ClassifierCompressor, load_classifier  # noqa: E402
 from compress.compressors.generative import META_FILE  # noqa: E402
-from compress.compressors.wordselect import Words, split_words  # noqa: E402
 from compress.llm.tokens import TokenCounter, largest_prefix  # noqa: E402
+from compress.text.words import Words, split_words  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -34,8 +34,8 @@ def child(run_dir: Path, engine: str, n: int, cap: int) -> dict[str, Any]:
     from datasets import load_from_disk
 
     from compress.compressors.base import Request
-    from compress.compressors.export import default_cache
-    from compress.compressors.trained import load_trained
+    from compress.library.export import default_cache
+    from compress.library.trained import load_trained
     from compress.llm.tokens import TokenCounter
 
     cache = default_cache()

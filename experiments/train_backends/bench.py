@@ -152,8 +152,9 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
         TrainingArguments,
     )
 
-    from compress.backends.common import batches, examples_or_raise, peft_lora_config
+    from compress.backends.common import examples_or_raise, peft_lora_config
     from compress.models.bundled import LOCAL_MODELS, hf_dir
+    from compress.training.loop import batches
 
     cfg = compose_cfg("torch", a)
     if a.threads:

@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from compress.backends.common import Example, weighted_completion_loss
+from compress.backends.common import weighted_completion_loss
+from compress.training.loop import Example
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,12 @@ from safetensors.numpy import save_file
 
 from compress.backends import get_backend
 from compress.backends import tinker_backend as tb
-from compress.backends.common import build_examples, lr_factor
+from compress.backends.common import build_examples
 from compress.compressors.base import Request
 from compress.errors import CompressError, MissingRequirement
 from compress.models.bundled import hf_dir
 from compress.pipeline import preflight
+from compress.training.loop import lr_factor
 from tests.conftest import CACHE, ROOT
 
 ROWS: list[dict[str, Any]] = [

@@ -28,12 +28,13 @@ from safetensors import safe_open
 
 from compress.backends import get_backend
 from compress.backends import mlx_backend as mb
-from compress.backends.common import Example, examples_or_raise, lr_factor
+from compress.backends.common import examples_or_raise
 from compress.backends.common import weighted_completion_loss as torch_loss
 from compress.compressors.generative import GenerativeCompressor, compressor_messages, format_prompt
-from compress.compressors.trained import load_trained
 from compress.data.corpora import iter_stdlib_nl
+from compress.library.trained import load_trained
 from compress.models.bundled import hf_dir
+from compress.training.loop import Example, lr_factor
 from tests.conftest import CACHE, ROOT
 
 STEPS = 8

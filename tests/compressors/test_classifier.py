@@ -23,9 +23,9 @@ from omegaconf import OmegaConf
 
 from compress.compressors.base import Request
 from compress.compressors.classifier import ClassifierCompressor, load_classifier, spans_of, train_classifier
-from compress.compressors.trained import load_trained
-from compress.compressors.wordselect import normalize, protected, query_words, split_words, word_costs
+from compress.library.trained import load_trained
 from compress.llm.tokens import TokenCounter
+from compress.text.words import normalize, protected, query_words, split_words, word_costs
 from tests.conftest import CACHE, ROOT
 
 MODULES = ("json", "shutil", "textwrap", "argparse", "os.path", "inspect", "random", "pathlib", "csv")

@@ -12,8 +12,8 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from compress.compressors.library import LoadedCompressor
 from compress.integrations.langchain import CompressDocumentCompressor
+from compress.library.load import LoadedCompressor
 
 DOCS = [
     Document(

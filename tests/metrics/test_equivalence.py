@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from compress.metrics.equivalence import DOMAIN_METRICS, ast_similarity, cosine_pairs, equivalence, jaccard
+from compress.metrics.equivalence import DOMAIN_METRICS, ast_similarity, cosine_pairs, equivalence
+from compress.text.words import jaccard
 
 
 def test_jaccard_known_values() -> None:

@@ -11,8 +11,8 @@ from compress.metrics.facts import (
     code_names_kept,
     fact_recall,
     kept_by_kind,
-    protected_spans,
 )
+from compress.text.patterns import protected_spans
 
 
 def test_atomic_facts() -> None:

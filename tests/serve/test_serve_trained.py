@@ -8,7 +8,7 @@ import signal
 from pathlib import Path
 
 from compress import load_compressor
-from compress.compressors.package import write_package
+from compress.library.package import write_package
 from tests.conftest import CACHE
 from tests.support.serve import ServeProcess
 

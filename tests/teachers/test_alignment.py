@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from compress.compressors.wordselect import split_words
 from compress.teachers.alignment import align
+from compress.text.words import split_words
 
 ORIGINAL = "The quick brown fox jumps over the lazy dog near the river bank today."
 

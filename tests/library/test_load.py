@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from compress import load_compressor
-from compress.compressors.library import CompressResult, LoadedCompressor
-from compress.compressors.package import MANIFEST, read_manifest, write_package
 from compress.errors import CompressError
 from compress.export import main as export_main
+from compress.library.load import CompressResult, LoadedCompressor
+from compress.library.package import MANIFEST, read_manifest, write_package
 from tests.conftest import CACHE, ROOT
 
 PROSE = (
@@ -53,7 +53,7 @@ def test_import_compress_stays_light() -> None:
     code += "from compress import load_compressor, CompressResult; print(load_compressor.__module__)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "compress.compressors.library"
+    assert proc.stdout.strip() == "compress.library.load"
 
 
 def test_truncate_keeps_the_head_within_the_budget(truncate: LoadedCompressor) -> None:

@@ -28,11 +28,13 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel
 
-from compress.compressors.base import Compressor, Request
+from compress.compressors.base import Compressor, Request, check_budget, tokens_at
 from compress.compressors.baselines import BASELINES, BaselineContext
-from compress.compressors.export import default_cache, find_adapter
 from compress.compressors.generative import read_meta
-from compress.compressors.package import (
+from compress.data.domains import classify, domain_table
+from compress.errors import CompressError
+from compress.library.export import default_cache, find_adapter
+from compress.library.package import (
     DEFAULT_TARGET,
     MANIFEST,
     read_manifest,
@@ -40,9 +42,7 @@ from compress.compressors.package import (
     run_dir_of,
     target_model_of,
 )
-from compress.compressors.trained import load_trained
-from compress.data.domains import classify, domain_table
-from compress.errors import CompressError
+from compress.library.trained import load_trained
 from compress.llm.tokens import TokenCounter
 
 
@@ -126,7 +126,7 @@ class LoadedCompressor:
     ) -> list[CompressResult]:
         """Compress a batch (one call into the compressor for every text that needs it); one result per
         text, in order. The budget, query, domain and forced strings apply to every text."""
-        _check_budget(rate, target_tokens)
+        check_budget(rate, target_tokens)
         if isinstance(texts, str):
             raise CompressError("compress_many takes a list of texts, not one string: use compress(text).")
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
@@ -160,7 +160,7 @@ class LoadedCompressor:
             job.result = self._passthrough(job)
             return job
         n = self._counter.count(text)
-        target = target_tokens if target_tokens is not None else (max(1, round(rate * n)) if rate else None)
+        target = target_tokens if target_tokens is not None else (tokens_at(rate, n) if rate else None)
         job = _Job(text, name, n, target, t0, time.perf_counter() - t0)
         if (target is not None and n <= target) or (target is None and self._needs_budget):
             job.result = self._passthrough(job)
@@ -210,21 +210,6 @@ class LoadedCompressor:
 
     def __repr__(self) -> str:
         return f"LoadedCompressor(name={self.name!r}, kind={self.kind!r}, tokenizer={self.tokenizer!r})"
-
-
-def _check_budget(rate: float | None, target_tokens: int | None) -> None:
-    if rate is not None and target_tokens is not None:
-        raise CompressError(
-            f"give rate or target_tokens, not both (rate={rate}, target_tokens={target_tokens})."
-        )
-    if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate <= 1
-    ):
-        raise CompressError(f"rate={rate!r}: give the share of tokens to keep, a number in (0, 1], e.g. 0.5.")
-    if target_tokens is not None and (
-        isinstance(target_tokens, bool) or not isinstance(target_tokens, int) or target_tokens < 1
-    ):
-        raise CompressError(f"target_tokens={target_tokens!r}: give a whole number of tokens, at least 1.")
 
 
 def load_compressor(

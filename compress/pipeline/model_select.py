@@ -39,7 +39,7 @@ train.max_seq_len tokens per step and b bytes per activation value:
 | gemma3-270m | 0.27 B | 18     | 640    | 2048  | 262144 | 8.4 GiB        | 8.4 GiB (fp32)  | 6.8 GiB      |
 
 (The last three columns are `estimate_bytes` at the default 4 x 384 tokens per step; `python -m
-compress.models.select` prints the table for any backend and config.)
+compress.pipeline.model_select` prints the table for any backend and config.)
 """
 
 from __future__ import annotations

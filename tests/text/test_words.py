@@ -7,7 +7,8 @@ import ast
 import numpy as np
 import pytest
 
-from compress.compressors.wordselect import (
+from compress.llm.tokens import TokenCounter
+from compress.text.words import (
     inside,
     largest_within,
     protected,
@@ -17,7 +18,6 @@ from compress.compressors.wordselect import (
     split_words,
     word_costs,
 )
-from compress.llm.tokens import TokenCounter
 from tests.conftest import CACHE
 
 CODE = '''def area(width, height):

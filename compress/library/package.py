@@ -23,10 +23,10 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, Field, ValidationError
 
 from compress import __version__
-from compress.compressors.export import PEFT_FILES, ensure_gguf, find_adapter
-from compress.compressors.generative import GGUF_ADAPTER, read_meta
+from compress.compressors.generative import read_meta
 from compress.data.domains import domain_table
 from compress.errors import CompressError
+from compress.library.export import PEFT_FILES, ensure_gguf, find_adapter
 from compress.schemas import EvalSummary, StageRecord
 from compress.secrets import scrub
 
@@ -278,11 +278,3 @@ def log_artifact(run: Path, pkg: Path, manifest: PackageManifest) -> str:
     run_obj.log_artifact(art, aliases=[f"version-{manifest.version}", "latest"])
     run_obj.finish()
     return f"W&B artifact {art_name}:{manifest.version} logged to {logger.project}."
-
-
-def package_paths(pkg: Path) -> dict[str, Path]:
-    """Where a package's parts lie (manifest, adapter dir, GGUF LoRA when it has one)."""
-    out = {"manifest": pkg / MANIFEST, "adapter": pkg / ADAPTER_DIR}
-    if (pkg / ADAPTER_DIR / GGUF_ADAPTER).is_file():
-        out["gguf"] = pkg / ADAPTER_DIR / GGUF_ADAPTER
-    return out

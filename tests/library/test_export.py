@@ -10,9 +10,9 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from compress.compressors.export import GGUF_NAME, export_all, main
 from compress.compressors.generative import save_meta
 from compress.errors import CompressError
+from compress.library.export import GGUF_NAME, export_all, main
 from compress.models.bundled import gguf_path, load_hf
 from tests.conftest import CACHE
 

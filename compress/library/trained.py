@@ -11,9 +11,9 @@ from compress.backends import get_backend
 from compress.compressors.base import Compressor
 from compress.compressors.classifier import KIND as CLASSIFIER
 from compress.compressors.classifier import load_classifier
-from compress.compressors.export import ensure_gguf
 from compress.compressors.generative import LlamaCppGenerative, read_meta
 from compress.errors import CompressError
+from compress.library.export import ensure_gguf
 from compress.llm.tokens import TokenCounter
 from compress.models.bundled import LOCAL_MODELS, gguf_path
 from compress.models.engines import resolve_engine

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 
 from compress.backends import mlx_backend, torch_backend, unsloth_backend
 from compress.errors import CompressError
-from compress.models import select as ms
+from compress.pipeline import model_select as ms
 from compress.pipeline.fingerprint import stage_config
 from tests.conftest import ROOT
 
@@ -107,7 +107,7 @@ def test_this_machine_resolves_to_the_bundled_model(
     monkeypatch.setattr(torch_backend, "cuda_free", lambda: None)
     monkeypatch.setattr(torch_backend, "ram_bytes", lambda available: 22 * GIB)
     cfg = _compose(["model=auto"])
-    with caplog.at_level(logging.INFO, logger="compress.models.select"):
+    with caplog.at_level(logging.INFO, logger="compress.pipeline.model_select"):
         assert ms.resolve_model(cfg) == "gemma3_270m"
     assert cfg.model.name == "gemma3-270m" and cfg.model.source == "gguf_package"
     assert "model=auto chose gemma3_270m" in caplog.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from compress.teachers.extractive import select_units, split_units
+from compress.text.units import select_units, split_units
 
 
 def test_select_units_meets_the_rate() -> None:

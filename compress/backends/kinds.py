@@ -7,7 +7,7 @@ how the evaluate stage budgets and places it.
   meets any budget in the target model's tokens, so the rate sweep runs it at every rate.
 
 A new kind is a class implementing `CompressorKind` and an entry in `KINDS`, with a
-`conf/compressor/<name>.yaml`; `compress.compressors.trained.load_trained` loads what it saves by the
+`conf/compressor/<name>.yaml`; `compress.library.trained.load_trained` loads what it saves by the
 `kind` in its `compressor.json`.
 """
 
@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from compress.backends import get_backend
-from compress.backends.base import cuda_available
+from compress.compressors.base import tokens_at
 from compress.compressors.classifier import train_classifier
 from compress.errors import CompressError
 from compress.teachers.base import effective_rate
+from compress.training.device import cuda_available
 
 Log = Callable[[dict[str, Any], int], None]
 
@@ -81,8 +82,8 @@ class Classifier:
         if teacher_tokens is not None:
             return max(1, int(teacher_tokens))
         t = cfg.teacher
-        return max(
-            1, round(effective_rate(float(t.get("rate", 0.5)), t.get("target_tokens"), n_tokens) * n_tokens)
+        return tokens_at(
+            effective_rate(float(t.get("rate", 0.5)), t.get("target_tokens"), n_tokens), n_tokens
         )
 
     def inference_device(self, cfg: Any) -> tuple[str, str]:

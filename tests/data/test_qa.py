@@ -12,9 +12,9 @@ from datasets import Dataset, DatasetDict
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from compress.data.qa import answer_texts, load_records
 from compress.errors import CompressError, MissingRequirement
 from compress.metrics.gold import task
-from compress.metrics.qa import answer_texts, load_records
 from compress.pipeline import preflight
 from tests.conftest import ROOT
 

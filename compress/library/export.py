@@ -13,7 +13,7 @@ rank x in) and `<gguf name>.lora_b` (PEFT's B, out x rank), e.g. `blk.3.attn_q.w
 llama-cpp-python applies it to the base GGUF: `Llama(model_path=BASE_GGUF, lora_path=adapter.gguf)`;
 for the bundled model BASE_GGUF is `compress.models.bundled.gguf_path("gemma3-270m", cache)`.
 `ensure_gguf` exports it on demand beside the adapter (`adapter_dir/adapter.gguf`), for the
-llama.cpp engine of `compress.compressors.trained.load_trained`.
+llama.cpp engine of `compress.library.trained.load_trained`.
 Supported architectures are those whose projections llama.cpp's converter stores unpermuted
 (Gemma 3, Qwen 2/3); a Llama-family base permutes q/k rows and is refused.
 """

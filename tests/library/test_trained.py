@@ -14,7 +14,6 @@ import pytest
 from datasets import load_from_disk
 
 from compress.compressors.base import Request
-from compress.compressors.export import ensure_gguf
 from compress.compressors.generative import (
     GGUF_ADAPTER,
     GenerativeCompressor,
@@ -22,8 +21,9 @@ from compress.compressors.generative import (
     compressor_messages,
     format_prompt,
 )
-from compress.compressors.trained import load_trained
 from compress.errors import CompressError
+from compress.library.export import ensure_gguf
+from compress.library.trained import load_trained
 from compress.models.bundled import gguf_path
 from tests.conftest import CACHE
 

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from compress.compressors.library import load_compressor
 from compress.console import console
 from compress.errors import CompressError
+from compress.library.load import load_compressor
 
 
 def add_parser(subparsers: Any) -> None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from compress.llm.tokens import TokenCounter
-from compress.metrics.facts import protected_spans
+from compress.text.patterns import protected_spans
 
 _WORD = re.compile(r"\S+")
+_ALNUM = re.compile(r"[A-Za-z0-9_]+")
 _EDGE = re.compile(r"^\W+|\W+$")
 # words a question names that say nothing about which words of the text it needs
 _STOP = frozenset(
@@ -232,3 +233,11 @@ def select(
 
     k = largest_within(n, guess, lambda k: count(render(words, mask_of(k))), budget, lo_bound=n_guard)
     return mask_of(k)
+
+
+def jaccard(a: str, b: str) -> float:
+    """Jaccard overlap of lower-cased word sets; two empty texts are identical (1.0)."""
+    sa, sb = {w.lower() for w in _ALNUM.findall(a)}, {w.lower() for w in _ALNUM.findall(b)}
+    if not sa and not sb:
+        return 1.0
+    return len(sa & sb) / len(sa | sb)
