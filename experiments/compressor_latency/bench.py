@@ -73,7 +73,7 @@ def inputs(sizes: list[int]) -> list[str]:
 
 def _classifier_dir(run: Path | None, fast: bool, tmp: Path, args_fast: Path | None = None) -> Path:
     """A classifier adapter: the trained one (as trained / a fast copy), or an untrained head."""
-    from compress.compressors.classifier import BUNDLED_ENCODER, load_encoder
+    from compress.compressors.encoder import BUNDLED_ENCODER, load_encoder
     from compress.compressors.generative import META_FILE
 
     if run is not None and not fast:

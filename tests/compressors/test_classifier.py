@@ -22,7 +22,8 @@ import pytest
 from omegaconf import OmegaConf
 
 from compress.compressors.base import Request
-from compress.compressors.classifier import ClassifierCompressor, load_classifier, spans_of, train_classifier
+from compress.compressors.classifier import ClassifierCompressor, load_classifier, train_classifier
+from compress.compressors.encoder import spans_of
 from compress.library.trained import load_trained
 from compress.llm.tokens import TokenCounter
 from compress.text.words import normalize, protected, query_words, split_words, word_costs
