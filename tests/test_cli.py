@@ -34,6 +34,36 @@ def compress_cli(
     )
 
 
+def test_several_files_as_one_context_for_a_query(tmp_path: Path) -> None:
+    docs = {
+        "zlib.txt": "The zlib module compresses data with DEFLATE. Its default compression level is 6.",
+        "heapq.txt": "The heapq module keeps a list as a binary heap. The smallest item is at index 0.",
+    }
+    for name, text in docs.items():
+        (tmp_path / name).write_text(text)
+    files = [str(tmp_path / n) for n in docs]
+    args = [
+        "text",
+        "bm25",
+        *files,
+        "--rate",
+        "0.5",
+        "--query",
+        "default compression level",
+        "--joint",
+        "--json",
+    ]
+    proc = compress_cli(args)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert len(results) == 2 and "default compression level is 6" in results[0]["compressed"]
+    assert results[1]["status"] == "dropped" and results[1]["compressed"] == ""
+    # the budget (half of both) holds the whole zlib text: it comes back as it was
+    assert results[0]["status"] == "passthrough" and "heapq.txt: dropped" in proc.stderr.decode()
+    proc = compress_cli(["text", "truncate", *files, "--rate", "0.5", "--joint"])
+    assert proc.returncode != 0 and "joint=True: truncate" in proc.stderr.decode()
+
+
 def test_text_from_stdin_and_file(tmp_path: Path) -> None:
     proc = compress_cli(["text", "truncate", "-", "--rate", "0.5"], stdin=TEXT.encode())
     assert proc.returncode == 0, proc.stderr.decode()[-2000:]

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from compress.backends import get_backend
 from compress.compressors.base import tokens_at
 from compress.compressors.classifier import train_classifier
+from compress.compressors.selector import train_selector
 from compress.errors import CompressError
 from compress.teachers.base import effective_rate
 from compress.training.device import cuda_available
@@ -34,8 +35,12 @@ class CompressorKind(Protocol):
     # meets a requested token budget (the rate sweep runs it at each evaluate.rates)
     rate_controlled: bool
 
-    def train(self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log) -> dict[str, Any]:
-        """Train on weighted rows and save `out/adapter`; returns {"history": [...], "metrics": {...}}."""
+    def train(
+        self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
+    ) -> dict[str, Any]:
+        """Train on weighted rows and save `out/adapter`; returns {"history": [...], "metrics": {...}}.
+        `held_out`: the normalised texts the evaluation holds out (a kind that draws its own training
+        texts from corpora must not draw these)."""
         ...
 
     def budget(self, cfg: Any, n_tokens: int, teacher_tokens: int | None = None) -> int:
@@ -53,8 +58,10 @@ class Generative:
     name = "generative"
     rate_controlled = False
 
-    def train(self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log) -> dict[str, Any]:
-        """LoRA training on the configured backend."""
+    def train(
+        self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
+    ) -> dict[str, Any]:
+        """LoRA training on the configured backend (on the train split's pairs only)."""
         result: dict[str, Any] = get_backend(str(cfg.backend.name)).train(cfg, rows, out, cache, log)
         return result
 
@@ -73,8 +80,10 @@ class Classifier:
     name = "classifier"
     rate_controlled = True
 
-    def train(self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log) -> dict[str, Any]:
-        """Distil the teacher's keep masks into the encoder (`train_classifier`)."""
+    def train(
+        self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
+    ) -> dict[str, Any]:
+        """Distil the teacher's keep masks into the encoder (`train_classifier`; the train split only)."""
         return train_classifier(cfg, rows, out, cache, log)
 
     def budget(self, cfg: Any, n_tokens: int, teacher_tokens: int | None = None) -> int:
@@ -93,7 +102,32 @@ class Classifier:
         return ("cuda" if pref in {"auto", "cuda"} and cuda_available() else "cpu"), "float32"
 
 
-KINDS: dict[str, CompressorKind] = {"generative": Generative(), "classifier": Classifier()}
+class Selector:
+    """The unit selector: its default rate of each text (the rate sweep holds it to every rate)."""
+
+    name = "selector"
+    rate_controlled = True
+
+    def train(
+        self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
+    ) -> dict[str, Any]:
+        """Answer-following labels from corpora (never a held-out text), then the encoder (`train_selector`)."""
+        return train_selector(cfg, rows, out, cache, log, held_out)
+
+    def budget(self, cfg: Any, n_tokens: int, teacher_tokens: int | None = None) -> int:
+        """`compressor.rate` of the text: the selector learns no length from the teacher."""
+        return tokens_at(float(cfg.compressor.rate), n_tokens)
+
+    def inference_device(self, cfg: Any) -> tuple[str, str]:
+        """As the classifier: CUDA when allowed and present, else the CPU; float32 weights."""
+        return KINDS["classifier"].inference_device(cfg)
+
+
+KINDS: dict[str, CompressorKind] = {
+    "generative": Generative(),
+    "classifier": Classifier(),
+    "selector": Selector(),
+}
 
 
 def compressor_kind(cfg: Any) -> CompressorKind:

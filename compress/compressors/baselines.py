@@ -5,7 +5,9 @@
 - `tail`: the longest suffix within the budget (keeps the end): beside `truncate` it shows whether a
   validator favours the head of a text;
 - `random`: words dropped at random (seeded per text) until the rest fits the budget, order kept;
-- `selfinfo`: the extractive self-information method (Selective Context) under the bundled model.
+- `selfinfo`: the extractive self-information method (Selective Context) under the bundled model;
+- `bm25`: units (sentences, turns, code statements) ranked by BM25 against the request's query, kept
+  in order within the budget: the lexical sentence selector every query-aware table carries.
 
 A new baseline is a class implementing `compress.compressors.base.Compressor` and an entry in `BASELINES`.
 """
@@ -22,12 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from compress.compressors.base import Compressed, Compressor, Request
+from compress.compressors.coarse import Scored, layout, select_documents, select_text
 from compress.errors import CompressError
 from compress.llm.tokens import TokenCounter, largest_prefix
 from compress.models.bundled import LOCAL_MODELS
 from compress.teachers.selfinfo import SelfInfoTeacher
-from compress.text.units import split_units
+from compress.text.units import join_documents, shape_of, split_units
+from compress.text.words import protected
 
 
 @dataclass
@@ -119,6 +125,54 @@ class RandomWords:
         return _timed(self._one, requests)
 
 
+def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
+    """BM25 (bm25s: Lucene's variant, k1 1.5, b 0.75, English stop words) of each unit against the
+    query, the units being the corpus; no query (or one of stop words only): every unit 0."""
+    import bm25s
+
+    terms = bm25s.tokenize([query or ""], stopwords="en", show_progress=False, return_ids=False)[0]
+    if not terms or not units:
+        return np.zeros(len(units))
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize(list(units), stopwords="en", show_progress=False), show_progress=False)
+    return np.asarray(index.get_scores(terms), dtype=np.float64)
+
+
+class BM25:
+    """Units ranked by BM25 against the query, kept in text order within the budget (`coarse.choose`);
+    what budget is left goes to the head of the best unit not kept. Without a query every unit ties
+    and the head of the text is kept, cut at unit boundaries. Several texts can share one budget
+    (`compress_joint`)."""
+
+    name = "bm25"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter = ctx.counter
+
+    def score(self, r: Request) -> Scored:
+        """The text's units scored by BM25 against the request's query; words by position in their unit."""
+        domain = str(r.domain.name) if r.domain is not None and "name" in r.domain else None
+        lay = layout(r.text, shape_of(domain, r.text), self.counter)
+        scores = bm25_scores([r.text[u.start : u.end] for u in lay.units], r.query)
+        head_first = -np.arange(len(lay.words), dtype=np.float64)
+        return Scored(lay, scores, head_first, protected(lay.words, [], [], r.force_tokens))
+
+    def _one(self, r: Request) -> str:
+        budget = _budget(r)
+        if self.counter.count(r.text) <= budget:
+            return r.text
+        return select_text(self.score(r), budget, None, self.counter.count)
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text's best units for its query within its `target_tokens`."""
+        return _timed(self._one, requests)
+
+    def compress_joint(self, documents: Sequence[str], r: Request) -> list[str]:
+        """The texts as one context (`r.text`, their join) with one budget, `r.target_tokens`."""
+        _, spans = join_documents(list(documents))
+        return select_documents(self.score(r), spans, _budget(r), None, self.counter.count)
+
+
 class SelfInfo:
     """The extractive self-information method (Selective Context) held to a token budget.
 
@@ -183,6 +237,7 @@ BASELINES: dict[str, Callable[[BaselineContext], Compressor]] = {
     "tail": Tail,
     "random": RandomWords,
     "selfinfo": SelfInfo,
+    "bm25": BM25,
 }
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import ast
 import csv
+import gzip
 import hashlib
 import inspect
 import random
+import re
 import sysconfig
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -204,6 +206,63 @@ def iter_file(path_str: str | None, field: str) -> Iterator[dict[str, str]]:
     )
 
 
+def chunks(text: str, max_words: int = 220) -> Iterator[str]:
+    """Consecutive blank-line paragraphs of `text` grouped into pieces of at most `max_words` words (a
+    longer paragraph stands alone): reference prose cut to the size of a retrieved passage."""
+    piece: list[str] = []
+    words = 0
+    for para in re.split(r"\n[ \t]*\n", text):
+        n = len(para.split())
+        if not n:
+            continue
+        if piece and words + n > max_words:
+            yield "\n\n".join(piece)
+            piece, words = [], 0
+        piece.append(para.strip("\n"))
+        words += n
+    if piece:
+        yield "\n\n".join(piece)
+
+
+def iter_pydoc_topics(seed: int) -> Iterator[dict[str, str]]:
+    """The Python language reference as the interpreter ships it (`pydoc_data.topics`, what `help()`
+    shows), cut into passages, in a seeded order."""
+    from pydoc_data.topics import topics
+
+    rows = [
+        {"id": stable_hash(f"pydoc::{name}::{i}"), "domain": "nl", "source": f"pydoc::{name}", "text": piece}
+        for name in sorted(topics)
+        for i, piece in enumerate(chunks(topics[name]))
+    ]
+    random.Random(seed).shuffle(rows)
+    yield from rows
+
+
+# Debian's package documentation: READMEs, news and changelogs (plain or gzipped text)
+USR_SHARE_DOC = Path("/usr/share/doc")
+_DOC_FILES = re.compile(r"^(README|NEWS|changelog|CHANGES|TODO|FAQ)[\w.-]*$|\.(md|txt|rst)(\.gz)?$", re.I)
+
+
+def iter_usr_share_doc(seed: int, root: Path = USR_SHARE_DOC) -> Iterator[dict[str, str]]:
+    """Passages of the machine's package documentation under /usr/share/doc (none where it is absent),
+    in a seeded order of files."""
+    files = (
+        sorted(p for p in root.rglob("*") if p.is_file() and _DOC_FILES.search(p.name))
+        if root.is_dir()
+        else []
+    )
+    random.Random(seed).shuffle(files)
+    for path in files:
+        try:
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
+            continue
+        for i, piece in enumerate(chunks(text)):
+            key = f"{path.relative_to(root)}::{i}"
+            yield {"id": stable_hash(key), "domain": "nl", "source": key, "text": piece}
+
+
 def iter_stdlib_mixed(seed: int) -> Iterator[dict[str, str]]:
     """Prose, code and notes of the standard library, interleaved."""
     iterators = [iter_stdlib_nl(seed), iter_stdlib_code(seed), iter_stdlib_memory(seed)]
@@ -222,6 +281,8 @@ SOURCES: dict[str, Callable[[Any], Iterator[dict[str, str]]]] = {
     "stdlib_memory": lambda cfg: iter_stdlib_memory(cfg.seed),
     "stdlib_mixed": lambda cfg: iter_stdlib_mixed(cfg.seed),
     "file": lambda cfg: iter_file(cfg.path, cfg.text_field),
+    "pydoc_topics": lambda cfg: iter_pydoc_topics(cfg.seed),
+    "usr_share_doc": lambda cfg: iter_usr_share_doc(cfg.seed),
 }
 
 

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from compress import CONF_DIR
 from compress.errors import CompressError
+from compress.text.patterns import ROLES, TURN
 
 DOMAINS = ("nl", "code", "memory")
 
@@ -20,12 +21,6 @@ _CODE_LINE = re.compile(
 _BULLET = re.compile(r"^\s*([-*•]|\d+[.)])\s+")
 _MEMORY_WORDS = re.compile(
     r"\b(user|prefers?|likes?|wants?|project|remember|deadline|works? (on|with)|their)\b", re.IGNORECASE
-)
-# a chat turn or a logged message at the start of a line: `User: ...`, `assistant: ...`,
-# `[10:32] Ana: ...`, `> Bob: ...` (a capitalised name; indented `name: value` lines are not turns)
-_ROLES = ("user", "assistant", "system", "human", "ai", "bot", "agent", "customer")
-_TURN = re.compile(
-    r"^(>\s*)?(\[[^\]]{1,24}\]\s*)?((?i:" + "|".join(_ROLES) + r")|[A-Z][a-z][\w.-]{0,23})\s*:\s+\S"
 )
 # a line of a C-family language (JS/TS, Java, C, Go, Rust...): braces, semicolons, arrows, keywords
 _BRACE_LINE = re.compile(
@@ -51,14 +46,14 @@ def classify(text: str) -> str:
     if bullets >= 0.5 and _MEMORY_WORDS.search(text):
         return "memory"
     # a chat transcript or message log: most lines are turns, and two speakers at least
-    turns = [m.group(3).lower() for line in lines if (m := _TURN.match(line))]
+    turns = [m.group(3).lower() for line in lines if (m := TURN.match(line))]
     speakers = set(turns)
     if (
         len(lines) >= 2
         and len(turns) / len(lines) >= 0.5
         and len(speakers) >= 2
         # a known role, or someone speaking twice: a conversation, not a list of `Label: value` lines
-        and (speakers & set(_ROLES) or len(turns) > len(speakers))
+        and (speakers & set(ROLES) or len(turns) > len(speakers))
     ):
         return "memory"
     return "nl"

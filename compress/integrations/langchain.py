@@ -11,7 +11,9 @@ chain that post-processes retrieved documents (the optional extra: pip install '
 
 Each document's text is compressed with the retriever's query passed as `query=`; its metadata keeps
 what it had, plus `compress`: the result's figures (tokens before and after, tokenizer, domain,
-seconds, status). The documents of one call are compressed as one batch.
+seconds, status). The documents of one call are compressed as one batch; with `joint=True` (a
+selector, bm25) as one context with one budget, so each document's share follows its relevance to
+the query, and a document with nothing kept is left out of the result.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ except ImportError as exc:  # the extra is not installed: say how to get it
 class CompressDocumentCompressor(BaseDocumentCompressor):
     """Compresses retrieved documents with a loaded compressor (a package, a run dir or a baseline).
 
-    `rate` or `target_tokens` (at most one) is the budget of each document; `domain` None routes each
-    by rules; `force_tokens` must survive."""
+    `rate`, `target_tokens` or `threshold` (at most one) is the budget of each document, or of all of
+    them together with `joint`; `domain` None routes each by rules; `force_tokens` must survive."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     compressor: LoadedCompressor
     rate: float | None = 0.5
     target_tokens: int | None = None
+    threshold: float | None = None
+    joint: bool = False
     domain: str | None = None
     force_tokens: list[str] = Field(default_factory=list)
 
@@ -64,11 +68,13 @@ class CompressDocumentCompressor(BaseDocumentCompressor):
             return []
         results = self.compressor.compress_many(
             [d.page_content for d in docs],
-            rate=self.rate if self.target_tokens is None else None,
+            rate=self.rate if self.target_tokens is None and self.threshold is None else None,
             target_tokens=self.target_tokens,
             query=query or None,
             domain=self.domain,
             force_tokens=self.force_tokens,
+            threshold=self.threshold,
+            joint=self.joint,
         )
         return [
             Document(
@@ -77,4 +83,5 @@ class CompressDocumentCompressor(BaseDocumentCompressor):
                 id=d.id,
             )
             for d, r in zip(docs, results, strict=True)
+            if r.status != "dropped"
         ]

@@ -1,6 +1,7 @@
-"""`compress text PACKAGE [FILE|-]`: compress one text from a file or stdin with a package, a run dir or
+"""`compress text PACKAGE [FILE|-]...`: compress a text from a file or stdin with a package, a run dir or
 a baseline; the compressed text goes to stdout (or the whole result as JSON with `--json`), the
-figures to stderr."""
+figures to stderr. Several files are compressed each on its own, or with `--joint` as one context with
+one budget (their texts on stdout separated by blank lines; with `--json` one result per line)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,18 @@ def add_parser(subparsers: Any) -> None:
         description=(__doc__ or "").replace("\n", " "),
     )
     p.add_argument("compressor", help="a package dir, a run dir, or a baseline (truncate, selfinfo, ...)")
-    p.add_argument("file", nargs="?", default="-", help="the text's file; - or nothing: stdin")
+    p.add_argument("files", nargs="*", default=["-"], help="the texts' files; - or nothing: stdin")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--rate", type=float, default=None, help="share of the tokens to keep, in (0, 1]")
     budget.add_argument("--target-tokens", type=int, default=None, help="tokens to keep at most")
+    budget.add_argument(
+        "--threshold", type=float, default=None, help="keep the units scoring at least this (selector kind)"
+    )
+    p.add_argument(
+        "--joint",
+        action="store_true",
+        help="several files as one context with one budget (selector kind, bm25): units compete for the query",
+    )
     p.add_argument("--query", default=None, help="the question the text will answer (query-aware kinds)")
     p.add_argument("--domain", default=None, help="code | memory | nl (default: routed by rules)")
     p.add_argument(
@@ -61,27 +70,32 @@ def read_text(file: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compress the text and print it; returns the exit status."""
-    text = read_text(args.file)
+    """Compress the texts and print them; returns the exit status."""
+    texts = [read_text(f) for f in args.files or ["-"]]
     with load_compressor(
         args.compressor, engine=args.engine, device=args.device, target_model=args.target_model
     ) as c:
-        r = c.compress(
-            text,
+        results = c.compress_many(
+            texts,
             rate=args.rate,
             target_tokens=args.target_tokens,
             query=args.query,
             domain=args.domain,
             force_tokens=args.force_token,
+            threshold=args.threshold,
+            joint=args.joint,
         )
     if args.json:
-        sys.stdout.write(r.model_dump_json() + "\n")
+        sys.stdout.write("".join(r.model_dump_json() + "\n" for r in results))
     else:
-        sys.stdout.write(r.compressed + ("" if r.compressed.endswith("\n") else "\n"))
-    saved = 1 - r.tokens_after / r.tokens_before if r.tokens_before else 0.0
-    console.print(
-        f"[bold]{r.status}[/] {c.name} ({c.kind}): {r.tokens_before} -> {r.tokens_after} tokens "
-        f"({saved:.0%} fewer, by {r.tokenizer}), domain {r.domain}, {r.seconds:.2f}s",
-        highlight=False,
-    )
+        out = "\n\n".join(r.compressed.rstrip("\n") for r in results if r.status != "dropped")
+        sys.stdout.write(out + "\n")
+    for name, r in zip(args.files or ["-"], results, strict=True):
+        saved = 1 - r.tokens_after / r.tokens_before if r.tokens_before else 0.0
+        where = f"{name}: " if len(results) > 1 else ""
+        console.print(
+            f"{where}[bold]{r.status}[/] {c.name} ({c.kind}): {r.tokens_before} -> {r.tokens_after} tokens "
+            f"({saved:.0%} fewer, by {r.tokenizer}), domain {r.domain}, {r.seconds:.2f}s",
+            highlight=False,
+        )
     return 0

@@ -28,7 +28,7 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel
 
-from compress.compressors.base import Compressor, Request, check_budget, tokens_at
+from compress.compressors.base import Compressor, JointCompressor, Request, check_budget, tokens_at
 from compress.compressors.baselines import BASELINES, BaselineContext
 from compress.compressors.generative import read_meta
 from compress.data.domains import classify, domain_table
@@ -44,6 +44,7 @@ from compress.library.package import (
 )
 from compress.library.trained import load_trained
 from compress.llm.tokens import TokenCounter
+from compress.text.units import join_documents
 
 
 class CompressResult(BaseModel):
@@ -55,7 +56,8 @@ class CompressResult(BaseModel):
     tokenizer: str  # which tokenizer counted
     domain: str  # the routed (or given) domain
     seconds: float
-    status: Literal["compressed", "passthrough"]
+    # dropped: compressed with other texts in one budget (joint), and none of it was kept
+    status: Literal["compressed", "passthrough", "dropped"]
 
 
 @dataclass
@@ -111,9 +113,11 @@ class LoadedCompressor:
         query: str | None = None,
         domain: str | None = None,
         force_tokens: Sequence[str] = (),
+        threshold: float | None = None,
     ) -> CompressResult:
-        """Compress one text to `rate` of its tokens or to `target_tokens` (at most one of the two)."""
-        return self.compress_many([text], rate, target_tokens, query, domain, force_tokens)[0]
+        """Compress one text to `rate` of its tokens, to `target_tokens`, or (a compressor that scores
+        units) to what scores at least `threshold`: at most one of the three."""
+        return self.compress_many([text], rate, target_tokens, query, domain, force_tokens, threshold)[0]
 
     def compress_many(
         self,
@@ -123,10 +127,17 @@ class LoadedCompressor:
         query: str | None = None,
         domain: str | None = None,
         force_tokens: Sequence[str] = (),
+        threshold: float | None = None,
+        joint: bool = False,
     ) -> list[CompressResult]:
         """Compress a batch (one call into the compressor for every text that needs it); one result per
-        text, in order. The budget, query, domain and forced strings apply to every text."""
-        check_budget(rate, target_tokens)
+        text, in order. The budget, query, domain and forced strings apply to every text.
+
+        `joint=True` treats the texts as one context with one budget (`rate` of their tokens together,
+        or `target_tokens` in all): their units compete for the query, so each text's share follows its
+        relevance and a text with nothing kept comes back empty (`dropped`). A retriever's documents are
+        such a list. It needs a compressor that selects units across texts (the selector kind, bm25)."""
+        check_budget(rate, target_tokens, threshold)
         if isinstance(texts, str):
             raise CompressError("compress_many takes a list of texts, not one string: use compress(text).")
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
@@ -136,23 +147,82 @@ class LoadedCompressor:
             raise CompressError(
                 f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route)."
             )
+        if threshold is not None and not getattr(self._compressor, "thresholds", False):
+            raise CompressError(
+                f"threshold={threshold}: {self.name} ({self.kind}) keeps to a budget, it scores no units "
+                "against a threshold; give rate or target_tokens, or load a selector."
+            )
+        if joint and not isinstance(self._compressor, JointCompressor):
+            raise CompressError(
+                f"joint=True: {self.name} ({self.kind}) compresses each text on its own; one budget over "
+                "several texts needs a compressor that selects units across them (a selector, or bm25)."
+            )
         forced = tuple(str(t) for t in force_tokens if str(t))
         with self._lock:
             if self._closed:
                 raise CompressError(
                     f"compressor {self.name!r} was closed: load it again with load_compressor()."
                 )
-            jobs = [self._job(t, rate, target_tokens, domain) for t in texts]
+            if joint:
+                return self._joint(list(texts), rate, target_tokens, threshold, query, domain, forced)
+            jobs = [self._job(t, rate, target_tokens, domain, threshold) for t in texts]
             todo = [j for j in jobs if j.result is None]
             if todo:
                 done = self._compressor.compress_many(
-                    [Request(j.text, j.target, self._domains[j.domain], query, forced) for j in todo]
+                    [
+                        Request(j.text, j.target, self._domains[j.domain], query, forced, threshold)
+                        for j in todo
+                    ]
                 )
                 for j, out in zip(todo, done, strict=True):
                     j.result = self._finish(j, out.text, out.seconds)
         return [j.result for j in jobs if j.result is not None]
 
-    def _job(self, text: str, rate: float | None, target_tokens: int | None, domain: str | None) -> _Job:
+    def _joint(
+        self,
+        texts: list[str],
+        rate: float | None,
+        target_tokens: int | None,
+        threshold: float | None,
+        query: str | None,
+        domain: str | None,
+        forced: tuple[str, ...],
+    ) -> list[CompressResult]:
+        t0 = time.perf_counter()
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        joined, _ = join_documents([texts[i] for i in live])
+        jobs = [
+            _Job(t, domain or classify(t), self._counter.count(t) if t.strip() else 0, None, t0)
+            for t in texts
+        ]
+        name = domain or classify(joined)
+        n = self._counter.count(joined)
+        target = target_tokens if target_tokens is not None else (tokens_at(rate, n) if rate else None)
+        fits = threshold is None and target is not None and n <= target
+        if not live or fits or (threshold is None and target is None and self._needs_budget):
+            return [self._passthrough(j) for j in jobs]
+        assert isinstance(self._compressor, JointCompressor)  # compress_many checked it
+        outs = self._compressor.compress_joint(
+            [texts[i] for i in live], Request(joined, target, self._domains[name], query, forced, threshold)
+        )
+        seconds = time.perf_counter() - t0
+        for i, out in zip(live, outs, strict=True):
+            share = seconds * len(texts[i]) / max(1, len(joined))
+            jobs[i].result = self._finish(jobs[i], out, 0.0).model_copy(update={"seconds": share})
+            if not out.strip():
+                jobs[i].result = jobs[i].result.model_copy(  # type: ignore[union-attr]
+                    update={"compressed": "", "tokens_after": 0, "status": "dropped"}
+                )
+        return [j.result if j.result is not None else self._passthrough(j) for j in jobs]
+
+    def _job(
+        self,
+        text: str,
+        rate: float | None,
+        target_tokens: int | None,
+        domain: str | None,
+        threshold: float | None = None,
+    ) -> _Job:
         t0 = time.perf_counter()
         name = domain or classify(text)
         if not text.strip():
@@ -162,7 +232,9 @@ class LoadedCompressor:
         n = self._counter.count(text)
         target = target_tokens if target_tokens is not None else (tokens_at(rate, n) if rate else None)
         job = _Job(text, name, n, target, t0, time.perf_counter() - t0)
-        if (target is not None and n <= target) or (target is None and self._needs_budget):
+        if threshold is None and (
+            (target is not None and n <= target) or (target is None and self._needs_budget)
+        ):
             job.result = self._passthrough(job)
         return job
 

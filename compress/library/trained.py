@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from compress.backends import get_backend
+from compress.compressors import classifier, selector
 from compress.compressors.base import Compressor
-from compress.compressors.classifier import KIND as CLASSIFIER
-from compress.compressors.classifier import load_classifier
 from compress.compressors.generative import LlamaCppGenerative, read_meta
 from compress.errors import CompressError
 from compress.library.export import ensure_gguf
@@ -19,6 +19,11 @@ from compress.models.bundled import LOCAL_MODELS, gguf_path
 from compress.models.engines import resolve_engine
 
 _console = Console(stderr=True)
+# the kinds that run on an encoder, by the `kind` their compressor.json names: their loaders
+ENCODER_KINDS: dict[str, Callable[..., Compressor]] = {
+    classifier.KIND: classifier.load_classifier,
+    selector.KIND: selector.load_selector,
+}
 
 
 def llama_cpp_unfit(meta: dict[str, Any]) -> str | None:
@@ -49,12 +54,12 @@ def load_trained(
     trained for)."""
     chosen = resolve_engine(engine, setting="engine")
     meta = read_meta(adapter_dir)
-    if meta.get("kind") == CLASSIFIER:
+    if meta.get("kind") in ENCODER_KINDS:
         if engine == "llama_cpp":
             raise CompressError(
-                f"{adapter_dir}: engine=llama_cpp runs the generative kind, not 'classifier'."
+                f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {meta['kind']!r}."
             )
-        return load_classifier(adapter_dir, meta, cache_dir, device, counter)
+        return ENCODER_KINDS[str(meta["kind"])](adapter_dir, meta, cache_dir, device, counter)
     generative = meta.get("kind", "generative") == "generative"
     if not generative and engine == "llama_cpp":
         raise CompressError(

@@ -11,7 +11,6 @@ keeps only the head of the text cannot win it: the facts of the later parts are 
 
 from __future__ import annotations
 
-import itertools
 import re
 import string
 from dataclasses import dataclass
@@ -19,13 +18,9 @@ from dataclasses import dataclass
 from compress.llm.client import ChatRequest
 from compress.metrics.gates import question_key
 from compress.text.patterns import ENTITY, IDENTIFIER, NUMBER
+from compress.text.units import sentence_spans
 
 BLANK = "____"
-# a sentence ends at . ! ? before white space; a line break ends one only where a new unit starts (a
-# blank line, an indented, bulleted or doctest line, or after a line ending in a colon): prose wrapped
-# over lines stays one sentence, code and notes split by line
-_END = re.compile(r"[.!?](?=\s)")
-_LINE_BREAK = re.compile(r"\n(?=\s*\n|[ \t]|[-*•>#]|\d+[.)]\s)|(?<=:)\n")
 _TRAILING = ",.;:"
 # fact kinds in the order they are preferred: a number or an identifier has one right answer
 _KINDS = (("number", NUMBER), ("identifier", IDENTIFIER), ("entity", ENTITY))
@@ -51,27 +46,6 @@ class ClozeItem:
     def key(self) -> str:
         """A stable id of the item within its sample."""
         return f"{self.sample_id}:{self.part}:{self.start}"
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the text's sentences (stripped of surrounding white space, empty ones dropped)."""
-    cuts = sorted(
-        {
-            0,
-            len(text),
-            *(m.end() for m in _END.finditer(text)),
-            *(m.start() for m in _LINE_BREAK.finditer(text)),
-        }
-    )
-    spans = []
-    for a, b in itertools.pairwise(cuts):
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            spans.append((a, b))
-    return spans
 
 
 def _candidates(text: str, sentence: tuple[int, int]) -> list[tuple[int, str, int, int]]:

@@ -25,6 +25,10 @@ class CompressBody(BaseModel):
     texts: list[str] | None = None
     rate: float | None = Field(default=None, gt=0, le=1)
     target_tokens: int | None = Field(default=None, ge=1)
+    # keep the units scoring at least this (a selector); instead of rate / target_tokens
+    threshold: float | None = None
+    # the texts as one context with one budget (a selector, bm25): units compete for the query
+    joint: bool = False
     query: str | None = None
     domain: str | None = None
     force_tokens: list[str] = Field(default_factory=list)
@@ -38,9 +42,9 @@ class CompressBody(BaseModel):
         if self.text is not None and self.texts is not None:
             raise HTTPProblem(422, "text, texts: give one of them, not both.", param="texts")
         try:
-            check_budget(self.rate, self.target_tokens)
+            check_budget(self.rate, self.target_tokens, self.threshold)
         except CompressError as exc:
-            raise HTTPProblem(422, f"rate, target_tokens: {exc}", param="target_tokens") from exc
+            raise HTTPProblem(422, f"rate, target_tokens, threshold: {exc}", param="target_tokens") from exc
         if self.texts is not None:
             if not self.texts:
                 raise HTTPProblem(422, "texts: an empty list; send at least one text.", param="texts")
@@ -71,6 +75,8 @@ class CompressBody(BaseModel):
             "query": self.query,
             "domain": self.domain,
             "force_tokens": tuple(self.force_tokens),
+            "threshold": self.threshold,
+            "joint": self.joint,
         }
 
 

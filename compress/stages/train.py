@@ -13,6 +13,7 @@ from compress.errors import CompressError
 from compress.library.export import export_all
 from compress.schemas import TRAIN_LOG_FEATURES
 from compress.stages.context import StageContext
+from compress.teachers.answers import normal
 
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
@@ -48,7 +49,10 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
             f"train.export={list(ctx.cfg.train.export)} exports a LoRA adapter; compressor={kind.name} has none. "
             "Set train.export=[]."
         )
-    result = kind.train(ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step))
+    held_out = {normal(r["original"]) for r in validated if r["split"] != "train"}
+    result = kind.train(
+        ctx.cfg, rows, ctx.out, ctx.cache, lambda m, step: ctx.log.log(m, step=step), held_out
+    )
     Dataset.from_list(result["history"], features=TRAIN_LOG_FEATURES).save_to_disk(str(ctx.out / "train_log"))
     made_by = {
         "kind": kind.name,

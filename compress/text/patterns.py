@@ -18,6 +18,13 @@ QUOTED = re.compile(r"\"([^\"\n]{1,60})\"|'([^'\n]{1,60})'|`([^`\n]{1,60})`")
 
 KINDS = {"numbers": NUMBER, "identifiers": IDENTIFIER, "entities": ENTITY}
 
+# a chat turn or a logged message at the start of a line: `User: ...`, `assistant: ...`,
+# `[10:32] Ana: ...`, `> Bob: ...` (a capitalised name; indented `name: value` lines are not turns)
+ROLES = ("user", "assistant", "system", "human", "ai", "bot", "agent", "customer")
+TURN = re.compile(
+    r"^(>\s*)?(\[[^\]]{1,24}\]\s*)?((?i:" + "|".join(ROLES) + r")|[A-Z][a-z][\w.-]{0,23})\s*:\s+\S"
+)
+
 
 def protected_spans(text: str, kinds: list[str], patterns: list[str]) -> list[tuple[int, int]]:
     """Character spans that an extractive compressor must keep: fact kinds and user regexes (multiline)."""

@@ -82,7 +82,7 @@ def test_passthrough_cases(truncate: LoadedCompressor) -> None:
 
 
 def test_bad_arguments_say_what_to_do(truncate: LoadedCompressor) -> None:
-    with pytest.raises(CompressError, match="not both"):
+    with pytest.raises(CompressError, match="not several"):
         truncate.compress(PROSE, rate=0.5, target_tokens=10)
     for rate in (0, 1.5, -0.1):
         with pytest.raises(CompressError, match=r"\(0, 1\]"):
@@ -180,3 +180,38 @@ def test_package_manifest_records_the_run(smoke_run: Path, tmp_path: Path) -> No
     (pkg / MANIFEST).write_text(json.dumps(raw))
     with pytest.raises(CompressError, match="Upgrade compress"):
         load_compressor(pkg, cache_dir=CACHE)
+
+
+RETRIEVED = [
+    "The zlib module compresses data with DEFLATE. Its default compression level is 6.",
+    "The heapq module keeps a list as a binary heap. The smallest item is at index 0.",
+    "The sched module runs events at given times. Events with equal times run by priority.",
+]
+
+
+def test_joint_compression_shares_one_budget_by_relevance() -> None:
+    with load_compressor("bm25", cache_dir=CACHE) as c:
+        alone = c.compress_many(RETRIEVED, rate=0.4, query="Where is the smallest item of a heap?")
+        joint = c.compress_many(
+            RETRIEVED, rate=0.4, query="Where is the smallest item of a heap?", joint=True
+        )
+        before = sum(r.tokens_before for r in joint)
+        assert sum(r.tokens_after for r in joint) <= round(0.4 * before) + 2  # one budget for all
+        # each text alone keeps its own 40 %; together the budget goes to the text the query asks about
+        assert all(r.status == "compressed" for r in alone)
+        assert "The smallest item is at index 0." in joint[1].compressed
+        assert joint[1].tokens_after > alone[1].tokens_after
+        assert {joint[0].status, joint[2].status} <= {"dropped", "compressed"}
+        assert any(r.status == "dropped" and r.compressed == "" for r in joint)
+        # the whole list fits: every text comes back as it is
+        fits = c.compress_many(RETRIEVED, target_tokens=10_000, query="heap", joint=True)
+        assert [r.compressed for r in fits] == RETRIEVED and {r.status for r in fits} == {"passthrough"}
+
+
+def test_joint_and_threshold_need_a_compressor_that_can(truncate: LoadedCompressor) -> None:
+    with pytest.raises(CompressError, match="joint=True: truncate"):
+        truncate.compress_many(RETRIEVED, rate=0.5, joint=True)
+    with pytest.raises(CompressError, match=r"threshold=0\.5: truncate"):
+        truncate.compress(PROSE, threshold=0.5)
+    with pytest.raises(CompressError, match="not several"):
+        truncate.compress(PROSE, rate=0.5, threshold=0.5)
