@@ -1,8 +1,14 @@
-"""Compressor latency per 1k input tokens, side by side in one run: the token classifier (default and
-fast variants), the selfinfo method and the generative kind (llama.cpp engine), on 2 CPU threads.
+"""Compressor latency per 1k input tokens, side by side in one run: the unit selector (with and without a
+question), the bm25 baseline, the token classifier (default and fast variants), the selfinfo method
+and the generative kind (llama.cpp engine), on 2 CPU threads.
 
-    .venv/bin/python experiments/compressor_latency/bench.py [--generative RUN_DIR] [--classifier RUN_DIR]
-        [--classifier-fast RUN_DIR] [--sizes 256 1024 4096 16384] [--reps 7] [--threads 2]
+    .venv/bin/python experiments/compressor_latency/bench.py [--selector RUN_DIR] [--generative RUN_DIR]
+        [--classifier RUN_DIR] [--classifier-fast RUN_DIR] [--sizes 256 1024 4096 16384] [--reps 7]
+        [--threads 2] [--methods selector selector_noquery bm25 selfinfo ...]
+
+The question (selector, bm25): a quote from the middle of each input, asked as the needle task asks
+(`compress.metrics.cloze.question`); `selector_noquery` gets none. `--selector RUN_DIR`: a run trained
+with `compressor=selector` (required for the selector methods).
 
 Inputs: the standard library's docstrings joined and cut to about 256, 1k, 4k and 16k tokens of the
 bundled model's tokenizer (the evaluate stage's target counter), each compressed to half its tokens.
@@ -38,7 +44,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-METHODS = ("classifier", "classifier_fast", "selfinfo", "generative")
+METHODS = ("selector", "selector_noquery", "bm25", "classifier", "classifier_fast", "selfinfo", "generative")
+
+
+def question_for(text: str) -> str:
+    """A question about the middle of `text`: the quote-continuation question of its middle fact."""
+    from compress.metrics.cloze import cloze_items, question
+
+    items = cloze_items("bench", text, 3)
+    if not items:
+        return "What does the text say?"
+    return question(items[len(items) // 2])
 
 
 def _cache() -> Path:
@@ -125,9 +141,14 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
     counter = TokenCounter("local/gemma3-270m", cache)
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="latency-"))
-    if method.startswith("classifier"):
-        adapter = _classifier_dir(args.classifier, method == "classifier_fast", tmp, args.classifier_fast)
+    if method.startswith("selector"):
+        adapter = args.selector / "train" / "adapter" if (args.selector / "train").is_dir() else args.selector
         comp: Any = load_trained(adapter, cache, counter=counter)
+    elif method == "bm25":
+        comp = make_baseline("bm25", BaselineContext(counter, cache))
+    elif method.startswith("classifier"):
+        adapter = _classifier_dir(args.classifier, method == "classifier_fast", tmp, args.classifier_fast)
+        comp = load_trained(adapter, cache, counter=counter)
     elif method == "selfinfo":
         comp = make_baseline("selfinfo", BaselineContext(counter, cache))
     else:
@@ -137,13 +158,14 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
     for text, n_reps in zip(texts, reps, strict=True):
         n = counter.count(text)
         budget = max(1, n // 2)
+        query = question_for(text) if method in ("selector", "bm25") else None
         secs: list[float] = []
         out_tokens = 0
         for _ in range(n_reps):
             if method == "selfinfo":
                 comp._scored.clear()  # every repetition pays for its scoring, as one call would
             t = time.perf_counter()
-            (res,) = comp.compress_many([Request(text, budget)])
+            (res,) = comp.compress_many([Request(text, budget, query=query)])
             secs.append(time.perf_counter() - t)
             out_tokens = counter.count(res.text)
         rows.append({"input_tokens": n, "budget": budget, "output_tokens": out_tokens, "seconds": secs})
@@ -168,6 +190,7 @@ def _pct(xs: list[float], q: float) -> float:
 def main() -> None:
     """Run each method in a child process over the same inputs; write results.json and the table."""
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--selector", type=Path, default=None)
     ap.add_argument("--generative", type=Path, default=None)
     ap.add_argument("--classifier", type=Path, default=None)
     ap.add_argument("--classifier-fast", type=Path, default=None)
@@ -184,6 +207,8 @@ def main() -> None:
         reps = [int(x) for x in args.reps_list.split(",")]
         print(json.dumps(child(args.child, texts, reps, args)))
         return
+    if any(m.startswith("selector") for m in args.methods) and args.selector is None:
+        raise SystemExit("the selector methods need --selector RUN_DIR (a run with compressor=selector)")
     if "generative" in args.methods and args.generative is None:
         runs = sorted(
             p.parents[1]
@@ -216,6 +241,8 @@ def main() -> None:
         cmd += ["--reps-list", ",".join(str(reps[i]) for i in keep), "--threads", str(args.threads)]
         if args.generative:
             cmd += ["--generative", str(args.generative)]
+        if args.selector:
+            cmd += ["--selector", str(args.selector)]
         if args.classifier:
             cmd += ["--classifier", str(args.classifier)]
         if args.classifier_fast:
@@ -235,6 +262,7 @@ def main() -> None:
     out = {
         "sizes": args.sizes,
         "threads": args.threads,
+        "selector_run": str(args.selector) if args.selector else None,
         "classifier_run": str(args.classifier) if args.classifier else None,
         "classifier_fast_run": str(args.classifier_fast) if args.classifier_fast else None,
         "generative_run": str(args.generative) if args.generative else None,
@@ -271,7 +299,7 @@ def table(out: dict[str, Any]) -> str:
         lines += ["- load average (1 min) before -> after each method: " + ", ".join(loads), ""]
     sizes = sorted({n for _, n in per1k})
     for base in ("selfinfo", "generative"):
-        for fast in ("classifier", "classifier_fast"):
+        for fast in ("selector", "selector_noquery", "classifier", "classifier_fast"):
             ratios = [
                 f"{n}: {per1k[(base, n)] / per1k[(fast, n)]:.0f}x"
                 for n in sizes
