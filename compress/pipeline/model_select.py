@@ -58,6 +58,7 @@ from compress.backends import get_backend
 from compress.backends.base import Budget
 from compress.errors import CompressError
 from compress.models.base import hf_model_available
+from compress.pipeline.config_store import register_configs
 
 GIB = 2**30
 MARGIN = 1.2
@@ -201,6 +202,7 @@ def resolve_model(cfg: Any, console: Any = None) -> str | None:
 
 
 def _print_table() -> None:
+    register_configs()
     with initialize_config_dir(config_dir=str(CONF_MODEL.parent), version_base="1.3"):
         cfg = compose(config_name="config", overrides=sys.argv[1:])
     budget = machine_budget(cfg)

@@ -79,6 +79,9 @@ def compose_cfg(backend: str, a: argparse.Namespace) -> Any:
     """The pipeline's own config (bundled model, LoRA settings) with the benchmark's sizes."""
     from hydra import compose, initialize_config_dir
 
+    from compress.pipeline.config_store import register_configs
+
+    register_configs()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(
             config_name="config",

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from compress.compressors.base import Request
@@ -77,22 +78,20 @@ def _rows(texts: list[str], seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def _cfg(**over: Any) -> Any:
-    compressor = OmegaConf.load(ROOT / "conf" / "compressor" / "classifier.yaml")
-    compressor = OmegaConf.merge(
-        compressor,
-        {"encoder_layers": 1, "max_length": 128, "overlap": 16, "epochs": 4, "batch_size": 8, "lr": 5e-4},
-        over,
-    )
-    return OmegaConf.create(
-        {
-            "seed": 0,
-            "compressor": compressor,
-            "teacher": {"rate": 0.5},
-            "tokens": {"model": "local/gemma3-270m"},
-            "validation": {"models": ["local/gemma3-270m"]},
-        }
-    )
+def _cfg() -> Any:
+    """The job config with compressor=classifier, made small: one encoder layer, short windows."""
+    small = {"encoder_layers": 1, "max_length": 128, "overlap": 16, "epochs": 4, "batch_size": 8, "lr": 5e-4}
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            config_name="config",
+            overrides=[
+                "compressor=classifier",
+                "seed=0",
+                "teacher.rate=0.5",
+                "tokens.model=local/gemma3-270m",
+                *(f"compressor.{k}={v}" for k, v in small.items()),
+            ],
+        )
 
 
 @pytest.fixture(scope="module")
