@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from compress.compressors.base import Compressed, Request, check_budget, tokens_at
+from compress.compressors.config import ClassifierConfig
 from compress.compressors.encoder import (
     IGNORE,
     Encoded,
@@ -209,14 +210,13 @@ def load_classifier(
 
 
 def trainingwindows_of(
-    tok: Any, rows: Sequence[dict[str, Any]], ccfg: Any, seed: int
+    tok: Any, rows: Sequence[dict[str, Any]], ccfg: ClassifierConfig, seed: int
 ) -> tuple[list[Window], int]:
     """Labelled windows of the rows: each text alone, and with `query_aware` once with each of its
     probe questions as the second segment (the words the question names labelled keep). Returns the
     windows and how many rows had no usable labels (mask length off: a text the labels do not fit)."""
     framing = Framing(tok)
-    max_length, overlap = int(ccfg.max_length), int(ccfg.overlap)
-    max_q = int(ccfg.get("max_query_tokens", 64))
+    max_length, overlap, max_q = ccfg.max_length, ccfg.overlap, ccfg.max_query_tokens
     out: list[Window] = []
     skipped = 0
     for r in rows:
@@ -226,7 +226,7 @@ def trainingwindows_of(
             skipped += 1
             continue
         variants: list[tuple[list[int], np.ndarray]] = [([], keep)]
-        if bool(ccfg.get("query_aware", True)):
+        if ccfg.query_aware:
             for q in r.get("probes") or []:
                 named = query_words(e.words, q)
                 variants.append((list(tok(q, add_special_tokens=False)["input_ids"][:max_q]), keep | named))
@@ -254,13 +254,12 @@ def train_classifier(
     import torch
     import torch.nn.functional as F
 
-    ccfg = cfg.compressor
+    ccfg = ClassifierConfig.of(cfg.compressor)
     torch.manual_seed(int(cfg.seed))
-    if ccfg.get("threads"):
-        torch.set_num_threads(int(ccfg.threads))
-    device = resolve_device(str(ccfg.get("device") or "auto"))
-    labels = ccfg.get("labels") or {}
-    min_found, max_inv = float(labels.get("min_found", 0.0)), float(labels.get("max_invented", 1.0))
+    if ccfg.threads:
+        torch.set_num_threads(ccfg.threads)
+    device = resolve_device(ccfg.device)
+    min_found, max_inv = ccfg.labels.min_found, ccfg.labels.max_invented
     usable = [
         r
         for r in rows
@@ -274,8 +273,8 @@ def train_classifier(
             f"max_invented={max_inv}, weight > 0). Lower those thresholds, or use an extractive teacher "
             "(teacher=selfinfo), whose labels are exact."
         )
-    tok, model = load_encoder(str(ccfg.encoder), ccfg.get("encoder_layers"))
-    if bool(ccfg.get("freeze_embeddings", True)):
+    tok, model = load_encoder(ccfg.encoder, ccfg.encoder_layers)
+    if ccfg.freeze_embeddings:
         # the vocabulary's embeddings are most of a small encoder's weights; a few thousand labelled
         # windows do not move them usefully, and their optimizer state is most of a step's time
         for p in model.base_model.embeddings.parameters():
@@ -286,10 +285,10 @@ def train_classifier(
     if not windows:
         raise CompressError(f"train: none of the {len(usable)} usable pairs gave a training window.")
     framing = Framing(tok)
-    bs = int(ccfg.batch_size)
-    steps = max(1, int(ccfg.epochs) * -(-len(windows) // bs))
+    bs = ccfg.batch_size
+    steps = max(1, ccfg.epochs * -(-len(windows) // bs))
     params = [p for p in model.parameters() if p.requires_grad]
-    amp = bool(ccfg.get("amp", True)) and device.startswith("cuda")
+    amp = ccfg.amp and device.startswith("cuda")
 
     def loss_of(batch: list[Window]) -> tuple[Any, int, dict[str, Any]]:
         inputs = pad_batch(framing, batch, device)
@@ -312,7 +311,7 @@ def train_classifier(
         batches(windows, steps, bs, int(cfg.seed)),
         steps,
         params,
-        float(ccfg.lr),
+        ccfg.lr,
         0.01,
         loss_of,
         steps_log,
@@ -330,20 +329,20 @@ def train_classifier(
     ]
     meta = {
         "kind": KIND,
-        "encoder": str(ccfg.encoder),
-        "encoder_layers": ccfg.get("encoder_layers"),
-        "max_length": int(ccfg.max_length),
-        "overlap": int(ccfg.overlap),
-        "quantize": str(ccfg.get("quantize") or "none"),
-        "query_aware": bool(ccfg.get("query_aware", True)),
-        "max_query_tokens": int(ccfg.get("max_query_tokens", 64)),
-        "inference_batch": int(ccfg.get("inference_batch", 16)),
-        "query_boost": float(ccfg.get("query_boost", 1.0)),
-        "protect": list(ccfg.get("protect") or []),
+        "encoder": ccfg.encoder,
+        "encoder_layers": ccfg.encoder_layers,
+        "max_length": ccfg.max_length,
+        "overlap": ccfg.overlap,
+        "quantize": ccfg.quantize,
+        "query_aware": ccfg.query_aware,
+        "max_query_tokens": ccfg.max_query_tokens,
+        "inference_batch": ccfg.inference_batch,
+        "query_boost": ccfg.query_boost,
+        "protect": ccfg.protect,
         # the rate it keeps when a request gives no budget: the teacher's, as achieved on its pairs
         "rate": float(np.mean(rates)) if rates else float(cfg.teacher.get("rate", 0.5)),
         "tokens_model": str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
-        "threads": ccfg.get("threads"),
+        "threads": ccfg.threads,
     }
     (adapter / META_FILE).write_text(json.dumps(meta, indent=2))
     result = steps_log.result(
