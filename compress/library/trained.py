@@ -10,7 +10,7 @@ from rich.console import Console
 from compress.backends import get_backend
 from compress.compressors.base import Compressor
 from compress.compressors.classifier import KIND as CLASSIFIER
-from compress.compressors.classifier import load_classifier
+from compress.compressors.classifier import ClassifierMeta, load_classifier
 from compress.compressors.generative import LlamaCppGenerative, read_meta
 from compress.errors import CompressError
 from compress.library.export import ensure_gguf
@@ -54,7 +54,7 @@ def load_trained(
             raise CompressError(
                 f"{adapter_dir}: engine=llama_cpp runs the generative kind, not 'classifier'."
             )
-        return load_classifier(adapter_dir, meta, cache_dir, device, counter)
+        return load_classifier(adapter_dir, ClassifierMeta.model_validate(meta), cache_dir, device, counter)
     generative = meta.get("kind", "generative") == "generative"
     if not generative and engine == "llama_cpp":
         raise CompressError(
