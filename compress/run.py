@@ -20,7 +20,11 @@ warnings.filterwarnings("ignore", category=FutureWarning)
 import hydra  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from compress.pipeline.config_store import register_configs  # noqa: E402
 from compress.pipeline.job import run_job  # noqa: E402
+
+# the conf/ YAMLs name their schemas in their defaults lists: store them before Hydra composes
+register_configs()
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from compress.pipeline.config_store import register_configs
 from compress.schemas import MethodSummary
 from tests.support.openai_server import OpenAIServer, ServerState
 
 ROOT = Path(__file__).resolve().parents[1]
+# the conf/ YAMLs name their schemas in their defaults lists: every test that composes needs them stored
+register_configs()
 # Converted models are expensive to rebuild: share them across tests (and with the main job).
 CACHE = Path(os.environ.get("COMPRESS_CACHE", Path.home() / ".cache" / "compress"))
 

@@ -1,16 +1,27 @@
 """Every config composes on every machine: every option of every group, every preset and search.
 
 As lightning-hydra-template's tests/test_configs.py: compose each, and check it holds what its file says.
+The typed nodes (`compressor`, `train`) compose onto their schemas: each default is written once, in
+the YAML, and a misspelt key fails, naming the key.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from hydra.errors import ConfigCompositionException
+from omegaconf import MISSING, OmegaConf
 
+from compress.backends.kinds import KINDS
+from compress.compressors.config import COMPRESSOR_SCHEMAS
+from compress.errors import MissingRequirement
+from compress.pipeline import preflight
+from compress.pipeline.config_store import schema_name, schema_problems
+from compress.training.config import TrainConfig
 from tests.conftest import ROOT
 
 CONF = ROOT / "conf"
@@ -98,3 +109,116 @@ def test_default_is_the_embedded_setup() -> None:
     assert cfg.teacher.kind == "selfinfo"
     assert list(cfg.validation.models) == ["local/gemma3-270m"]
     assert cfg.logger.mode == "offline"
+
+
+# --- the typed nodes (compress/pipeline/config_store.py): each YAML composed onto its schema ---------
+
+
+def _schema_leaves(schema: type, prefix: str = "") -> dict[str, Any]:
+    """Every leaf field of a schema dataclass as dotted key -> its default, in field order."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(schema):
+        default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+        if dataclasses.is_dataclass(default):
+            out |= _schema_leaves(type(default), f"{prefix}{f.name}.")
+        else:
+            out[f"{prefix}{f.name}"] = default
+    return out
+
+
+# each schema and the option file that lists it first in its defaults list
+SCHEMA_FILES: list[tuple[type, Path]] = [
+    *((schema, CONF / "compressor" / f"{kind}.yaml") for kind, schema in COMPRESSOR_SCHEMAS.items()),
+    (TrainConfig, CONF / "train" / "lora.yaml"),
+]
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"), SCHEMA_FILES, ids=[f"{p.parent.name}/{p.stem}" for _, p in SCHEMA_FILES]
+)
+def test_each_default_is_written_once_in_the_yaml_onto_its_schema(schema: type, path: Path) -> None:
+    raw = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    assert isinstance(raw, dict)
+    assert raw["defaults"][0] == schema_name(path.stem)  # the schema first, the file's values over it
+    # the dataclass gives types only: a default there would be a second copy of the YAML's
+    fields = _schema_leaves(schema)
+    assert {k: v for k, v in fields.items() if v != MISSING} == {}
+    # the YAML sets every field, in the schema's order: the composed node prints (and hashes) as it reads
+    assert list(_leaves(raw)) == list(fields)
+    cfg = _compose([f"{path.parent.name}={path.stem}"])
+    node = cfg[path.parent.name]
+    assert OmegaConf.get_type(node) is schema and not OmegaConf.missing_keys(node)
+
+
+@pytest.mark.parametrize("option", GROUPS["compressor"])
+def test_every_compressor_option_composes_onto_its_kinds_schema(option: str) -> None:
+    cfg = _compose([f"compressor={option}"])
+    schema = COMPRESSOR_SCHEMAS[str(cfg.compressor.name)]
+    assert OmegaConf.get_type(cfg.compressor) is schema
+    typed = schema.of(cfg.compressor)
+    # the schema changes no value's type (an int that became a float would change a fingerprint's JSON)
+    raw = OmegaConf.to_container(OmegaConf.load(CONF / "compressor" / f"{option}.yaml"), resolve=False)
+    assert isinstance(raw, dict)
+    node = OmegaConf.to_container(cfg.compressor)
+    assert isinstance(node, dict)
+    composed = _leaves(node)
+    for key, value in _leaves(raw).items():
+        assert composed[key] == value and type(composed[key]) is type(value), key
+    assert dataclasses.asdict(typed) == node
+
+
+def test_every_kind_has_a_schema_and_an_option_of_its_name() -> None:
+    assert set(COMPRESSOR_SCHEMAS) == set(KINDS)
+    assert set(COMPRESSOR_SCHEMAS) <= set(GROUPS["compressor"])
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("compressor.encodr=x", "compressor.encodr"),
+        ("train.lora.rnk=8", "train.lora.rnk"),
+        ("train.lora.rank=eight", "train.lora.rank"),  # a value of the wrong type, too
+    ],
+)
+@pytest.mark.parametrize("compressor", ["generative", "classifier"])
+def test_a_misspelt_key_fails_at_compose_naming_it(compressor: str, override: str, key: str) -> None:
+    with pytest.raises(ConfigCompositionException) as err:
+        _compose([f"compressor={compressor}", override])
+    assert key in f"{err.value}\n{err.value.__cause__}"
+
+
+@pytest.mark.parametrize(
+    ("group", "text", "key"),
+    [
+        # a preset, and an option that extends a kind's file (as classifier_fast does)
+        ("experiment", "# @package _global_\ntrain:\n  lora: {rnk: 8}\n", "train.lora.rnk"),
+        (
+            "compressor",
+            "defaults: [classifier, _self_]\nlabels: {min_fund: 0.5}\n",
+            "compressor.labels.min_fund",
+        ),
+    ],
+    ids=["preset", "compressor-option"],
+)
+def test_a_misspelt_key_in_a_yaml_fails_at_compose_naming_it(
+    tmp_path: Path, group: str, text: str, key: str
+) -> None:
+    (tmp_path / group).mkdir()
+    (tmp_path / group / "typo.yaml").write_text(text)
+    chosen = "+experiment=typo" if group == "experiment" else f"{group}=typo"
+    with pytest.raises(ConfigCompositionException) as err:
+        _compose([f"hydra.searchpath=[file://{tmp_path}]", chosen])
+    assert key in str(err.value) and "typo" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("+compressor.encodr=x", "compressor.encodr"), ("++train.lora.rnk=8", "train.lora.rnk")],
+)
+def test_a_key_added_with_plus_passes_compose_and_preflight_names_it(override: str, key: str) -> None:
+    # Hydra adds a `+` key past the schema, as asked; the job stops before anything runs
+    cfg = _compose(["compressor=classifier", override])
+    with pytest.raises(MissingRequirement) as err:
+        preflight.check(cfg, [])
+    assert f"config: {key}:" in str(err.value)
+    assert schema_problems(_compose(["compressor=classifier"])) == []

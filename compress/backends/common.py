@@ -14,6 +14,7 @@ from compress.compressors.generative import (
     load_peft,
 )
 from compress.errors import CompressError
+from compress.training.config import LoraConfig, TrainConfig
 from compress.training.device import local_inference_device
 from compress.training.loop import Example
 
@@ -38,30 +39,31 @@ def examples_or_raise(
     cfg: Any, tok: Any, chat_format: str, rows: list[dict[str, Any]]
 ) -> tuple[list[Example], int]:
     """The weighted examples of `rows` under the config, or a clear error when none fits."""
+    max_len = TrainConfig.of(cfg.train).max_seq_len
     examples, dropped = build_examples(
         tok,
         chat_format,
         str(cfg.domain.instruction),
         [r for r in rows if r["weight"] > 0],
-        int(cfg.train.max_seq_len),
+        max_len,
     )
     if not examples:
         raise CompressError(
-            f"train: no example fits train.max_seq_len={cfg.train.max_seq_len} with weight > 0 "
+            f"train: no example fits train.max_seq_len={max_len} with weight > 0 "
             f"({len(rows)} rows, {dropped} too long). Raise train.max_seq_len, lower data.max_words, "
             "or give failed pairs weight (train.weights.failed)."
         )
     return examples, dropped
 
 
-def peft_lora_config(lora: Any, **extra: Any) -> Any:
+def peft_lora_config(lora: LoraConfig, **extra: Any) -> Any:
     """PEFT's LoraConfig for `train.lora` (rank, alpha, dropout, target modules), causal LM."""
-    from peft import LoraConfig
+    import peft
 
-    return LoraConfig(
-        r=int(lora.rank),
-        lora_alpha=int(lora.alpha),
-        lora_dropout=float(lora.dropout),
+    return peft.LoraConfig(
+        r=lora.rank,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
         target_modules=list(lora.target_modules),
         task_type="CAUSAL_LM",
         **extra,

@@ -7,8 +7,8 @@ how the evaluate stage budgets and places it.
   meets any budget in the target model's tokens, so the rate sweep runs it at every rate.
 
 A new kind is a class implementing `CompressorKind` and an entry in `KINDS`, with a
-`conf/compressor/<name>.yaml`; `compress.library.trained.load_trained` loads what it saves by the
-`kind` in its `compressor.json`.
+`conf/compressor/<name>.yaml` and its schema (`compress.compressors.config` says how);
+`compress.library.trained.load_trained` loads what it saves by the `kind` in its `compressor.json`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from compress.backends import get_backend
 from compress.compressors.base import tokens_at
 from compress.compressors.classifier import train_classifier
+from compress.compressors.config import ClassifierConfig
 from compress.compressors.selector import train_selector
 from compress.errors import CompressError
 from compress.teachers.base import effective_rate
@@ -98,7 +99,7 @@ class Classifier:
     def inference_device(self, cfg: Any) -> tuple[str, str]:
         """CUDA when `compressor.device` allows and there is one, else the CPU; float32 weights
         (CUDA runs them under bfloat16 autocast)."""
-        pref = str(cfg.compressor.get("device") or "auto")
+        pref = ClassifierConfig.of(cfg.compressor).device
         return ("cuda" if pref in {"auto", "cuda"} and cuda_available() else "cpu"), "float32"
 
 
@@ -131,9 +132,8 @@ KINDS: dict[str, CompressorKind] = {
 
 
 def compressor_kind(cfg: Any) -> CompressorKind:
-    """The kind the job config chooses (`compressor.name`; a config without the group: generative)."""
-    node = cfg.get("compressor")
-    name = str(node.name) if node is not None else "generative"
+    """The kind the job config chooses (`compressor.name`)."""
+    name = str(cfg.compressor.name)
     if name not in KINDS:
         raise CompressError(f"compressor={name!r} is unknown. Choose one of {sorted(KINDS)}.")
     return KINDS[name]

@@ -35,6 +35,7 @@ from compress.backends.common import LocalAdapterLoading, examples_or_raise, pef
 from compress.compressors.generative import save_meta
 from compress.errors import CompressError, MissingRequirement
 from compress.models.bundled import hf_dir, local_model
+from compress.training.config import LoraConfig, TrainConfig
 from compress.training.device import device_requirements, ram_bytes
 from compress.training.loop import Example, StepLog, batches, lr_factor, progress_bar, tokens_in
 
@@ -138,7 +139,7 @@ def load_model(path: Path, dtype: Any) -> tuple[Any, dict[str, Any]]:
     return model, config
 
 
-def add_lora(model: Any, lora: Any) -> dict[str, Any]:
+def add_lora(model: Any, lora: LoraConfig) -> dict[str, Any]:
     """Freeze the model and put LoRA on every linear layer whose name ends in one of `target_modules`
     (PEFT's rule for a list); returns mlx-lm's `lora_parameters` for its adapter_config.json."""
     import mlx.nn as nn
@@ -159,9 +160,9 @@ def add_lora(model: Any, lora: Any) -> dict[str, Any]:
             f"(its layers have {sorted(names)})."
         )
     params = {
-        "rank": int(lora.rank),
-        "scale": float(lora.alpha) / int(lora.rank),  # PEFT's scaling; mlx-lm takes the multiplier itself
-        "dropout": float(lora.dropout),
+        "rank": lora.rank,
+        "scale": lora.alpha / lora.rank,  # PEFT's scaling; mlx-lm takes the multiplier itself
+        "dropout": lora.dropout,
         "keys": sorted(keys),
     }
     model.freeze()
@@ -236,7 +237,7 @@ def lora_modules(model: Any) -> dict[str, Any]:
 
 
 def save_adapter(
-    model: Any, lora: Any, lora_params: dict[str, Any], base_dir: Path, adapter_dir: Path
+    model: Any, lora: LoraConfig, lora_params: dict[str, Any], base_dir: Path, adapter_dir: Path
 ) -> None:
     """Write the adapter in PEFT format to `adapter_dir` and in mlx-lm's format to `adapter_dir/mlx`."""
     import mlx.core as mx
@@ -312,11 +313,11 @@ def train(
     examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
     model, config = load_model(base_dir, resolve_dtype(str(cfg.backend.dtype), device))
     softcap = config.get("final_logit_softcapping")
-    lora = cfg.train.lora
-    lora_params = add_lora(model, lora)
+    tcfg = TrainConfig.of(cfg.train)
+    lora_params = add_lora(model, tcfg.lora)
     model.train()
 
-    steps, bs, lr = int(cfg.train.steps), int(cfg.train.batch_size), float(cfg.train.lr)
+    steps, bs, lr = tcfg.steps, tcfg.batch_size, tcfg.lr
     # torch.optim.AdamW's defaults (bias correction on) so both backends take the same steps
     opt = optim.AdamW(learning_rate=lr * lr_factor(0, steps), weight_decay=0.0, bias_correction=True)
     loss_and_grad = nn.value_and_grad(model, weighted_completion_loss)
@@ -341,7 +342,7 @@ def train(
     steps_log.stop()
     model.eval()
     adapter = out_dir / "adapter"
-    save_adapter(model, lora, lora_params, base_dir, adapter)
+    save_adapter(model, tcfg.lora, lora_params, base_dir, adapter)
     save_meta(adapter, cfg.model, chat_format, str(cfg.domain.instruction), backend="mlx")
     return steps_log.result(
         len(examples),

@@ -37,6 +37,7 @@ from compress.compressors.generative import (
     save_meta,
 )
 from compress.errors import CompressError, MissingRequirement
+from compress.training.config import TrainConfig
 from compress.training.loop import Example, StepLog, batches, lr_factor, tokens_in
 
 KEY_ENV = "TINKER_API_KEY"
@@ -202,20 +203,20 @@ def train(
     from tinker import types
 
     base_model = base_model_name(cfg)
-    lora = cfg.train.lora
-    flags = lora_flags(list(lora.target_modules))
+    tcfg = TrainConfig.of(cfg.train)
+    flags = lora_flags(tcfg.lora.target_modules)
     ttl = cfg.backend.get("ttl_seconds")
     service = service_client(str(cfg.name))
     status = "interrupted"  # the session's finish reason: Ctrl-C unless set below
     try:
         _check_trainable(service, base_model)
         training = service.create_lora_training_client(
-            base_model=base_model, rank=int(lora.rank), seed=int(cfg.seed), **flags
+            base_model=base_model, rank=tcfg.lora.rank, seed=int(cfg.seed), **flags
         ).result()
         tok = training.get_tokenizer()
         chat_format = str(cfg.model.chat_format)
         examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
-        steps, bs, base_lr = int(cfg.train.steps), int(cfg.train.batch_size), float(cfg.train.lr)
+        steps, bs, base_lr = tcfg.steps, tcfg.batch_size, tcfg.lr
         every = int(cfg.backend.get("checkpoint_every") or 0)
         checkpoints: list[str] = []
         steps_log = StepLog(log)
@@ -281,7 +282,7 @@ def train(
         device="tinker",
         base_model=base_model,
         # Tinker's LoRA has a rank but no alpha or dropout: train.lora.alpha/dropout are not used
-        lora_rank=int(lora.rank),
+        lora_rank=tcfg.lora.rank,
         **{f"lora_{k}": v for k, v in flags.items()},
         sampler_path=sampler_path,
         adapter_downloaded=bool(downloaded),
@@ -355,9 +356,10 @@ class TinkerBackend:
                 f"train: backend=tinker trains Hub models on Tinker's servers; model={cfg.model.name} is the "
                 "bundled GGUF, which Tinker does not host: use model=qwen3_8b (or model=auto), or backend=torch."
             )
-        if cfg.train.get("export") and not cfg.backend.get("download", True):
+        export = TrainConfig.of(cfg.train).export
+        if export and not cfg.backend.get("download", True):
             problems.append(
-                f"train: train.export={list(cfg.train.export)} needs the adapter on this machine, and "
+                f"train: train.export={export} needs the adapter on this machine, and "
                 "backend.download=false keeps it on Tinker: set backend.download=true or train.export=[]."
             )
         return problems

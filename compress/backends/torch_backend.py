@@ -19,6 +19,7 @@ from compress.backends.common import (
 )
 from compress.compressors.generative import save_meta
 from compress.models.base import load_base
+from compress.training.config import TrainConfig
 from compress.training.device import cuda_free, device_requirements, ram_bytes, resolve_device
 from compress.training.loop import Example, StepLog, batches, run_steps, tokens_in
 
@@ -40,15 +41,12 @@ def train(
     device = resolve_device(str(cfg.backend.device))
     tok, base, chat_format = load_base(cfg.model, cache_dir, device, str(cfg.backend.dtype))
     examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
-    lora = cfg.train.lora
-    model = get_peft_model(
-        base,
-        peft_lora_config(lora),
-    )
+    tcfg = TrainConfig.of(cfg.train)
+    model = get_peft_model(base, peft_lora_config(tcfg.lora))
     model.train()
     inner = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
-    steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
+    steps, bs = tcfg.steps, tcfg.batch_size
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     def loss_of(batch: list[Example]) -> tuple[Any, int, dict[str, Any]]:
@@ -60,7 +58,7 @@ def train(
         batches(examples, steps, bs, int(cfg.seed)),
         steps,
         params,
-        float(cfg.train.lr),
+        tcfg.lr,
         0.0,
         loss_of,
         steps_log,

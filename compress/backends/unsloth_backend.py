@@ -24,6 +24,7 @@ from compress.backends.common import LocalAdapterLoading, examples_or_raise, wei
 from compress.compressors.generative import save_meta
 from compress.errors import MissingRequirement
 from compress.models.bundled import hf_dir
+from compress.training.config import TrainConfig
 from compress.training.device import cuda_available, cuda_free, device_requirements
 from compress.training.loop import Example, StepLog, batches, run_steps, tokens_in
 
@@ -68,8 +69,8 @@ def train(
     from unsloth import FastLanguageModel  # patches transformers: import after the checks only
 
     torch.manual_seed(int(cfg.seed))
-    lora = cfg.train.lora
-    max_len = int(cfg.train.max_seq_len)
+    tcfg = TrainConfig.of(cfg.train)
+    lora, max_len = tcfg.lora, tcfg.max_seq_len
     # the bundled model's weights are float32 (as torch trains it); Hub models in backend.dtype
     dtype = torch.float32 if cfg.model.source == "gguf_package" else getattr(torch, str(cfg.backend.dtype))
     model, tok = FastLanguageModel.from_pretrained(
@@ -82,10 +83,10 @@ def train(
     )
     model = FastLanguageModel.get_peft_model(
         model,
-        r=int(lora.rank),
-        target_modules=list(lora.target_modules),
-        lora_alpha=int(lora.alpha),
-        lora_dropout=float(lora.dropout),
+        r=lora.rank,
+        target_modules=lora.target_modules,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
         bias="none",
         use_gradient_checkpointing=cfg.backend.get("gradient_checkpointing", "unsloth"),
         random_state=int(cfg.seed),
@@ -97,7 +98,7 @@ def train(
     examples, dropped = examples_or_raise(cfg, tok, chat_format, rows)
     inner = model.get_base_model()
     params = [p for p in model.parameters() if p.requires_grad]
-    steps, bs = int(cfg.train.steps), int(cfg.train.batch_size)
+    steps, bs = tcfg.steps, tcfg.batch_size
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     def loss_of(batch: list[Example]) -> tuple[Any, int, dict[str, Any]]:
@@ -110,7 +111,7 @@ def train(
         batches(examples, steps, bs, int(cfg.seed)),
         steps,
         params,
-        float(cfg.train.lr),
+        tcfg.lr,
         0.0,
         loss_of,
         steps_log,

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from compress.compressors.base import Compressed, Request, check_budget, tokens_at
+from compress.compressors.config import ClassifierConfig
 from compress.compressors.encoder import (
     IGNORE,
     Encoded,
@@ -54,6 +56,39 @@ from compress.training.loop import StepLog, batches, run_steps
 KIND = "classifier"
 
 
+class ClassifierMeta(BaseModel):
+    """A trained classifier's `compressor.json`: what inference needs, as `train_classifier` writes it.
+
+    The defaults are for files an older version wrote without a field (the first one had no
+    `query_boost`; experiments write partial ones): they keep the behaviour such a file had."""
+
+    kind: str = KIND
+    encoder: str
+    encoder_layers: int | None = None
+    max_length: int = 512
+    overlap: int = 64
+    quantize: str = "none"
+    query_aware: bool = True
+    max_query_tokens: int = 64
+    inference_batch: int = 16
+    query_boost: float = 1.0
+    protect: list[str] = ["numbers", "identifiers"]
+    # the rate it keeps when a request gives no budget
+    rate: float = 0.5
+    # whose tokens its budgets count unless the loader is given a counter
+    tokens_model: str
+    threads: int | None = None
+
+    @classmethod
+    def read(cls, adapter_dir: Path) -> ClassifierMeta:
+        """The `compressor.json` in `adapter_dir`."""
+        return cls.model_validate_json((adapter_dir / META_FILE).read_text())
+
+    def write(self, adapter_dir: Path) -> None:
+        """Save as `adapter_dir/compressor.json`."""
+        (adapter_dir / META_FILE).write_text(json.dumps(self.model_dump(), indent=2))
+
+
 def word_probs(e: Encoded, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Per word, the mean keep probability of its sub-word tokens (each token's averaged over the
     windows holding it); a word with no token (a character the tokenizer drops) gets 0."""
@@ -74,18 +109,18 @@ class ClassifierCompressor:
     kind = KIND
 
     def __init__(
-        self, tok: Any, model: Any, counter: TokenCounter, meta: dict[str, Any], device: str = "cpu"
+        self, tok: Any, model: Any, counter: TokenCounter, meta: ClassifierMeta, device: str = "cpu"
     ) -> None:
         self.tok, self.model, self.counter, self.meta, self.device = tok, model, counter, meta, device
         self.framing = Framing(tok)
-        self.max_length = int(meta.get("max_length", 512))
-        self.overlap = int(meta.get("overlap", 64))
-        self.protect = list(meta.get("protect", ["numbers", "identifiers"]))
-        self.rate = float(meta.get("rate", 0.5))
-        self.query_aware = bool(meta.get("query_aware", True))
-        self.max_query = int(meta.get("max_query_tokens", 64))
-        self.batch = int(meta.get("inference_batch", 16))
-        self.query_boost = float(meta.get("query_boost", 1.0))
+        self.max_length = meta.max_length
+        self.overlap = meta.overlap
+        self.protect = list(meta.protect)
+        self.rate = meta.rate
+        self.query_aware = meta.query_aware
+        self.max_query = meta.max_query_tokens
+        self.batch = meta.inference_batch
+        self.query_boost = meta.query_boost
 
     def _query_ids(self, query: str | None) -> list[int]:
         if not query or not self.query_aware or not query.strip():
@@ -179,7 +214,7 @@ class ClassifierCompressor:
 
 def load_classifier(
     adapter_dir: Path,
-    meta: dict[str, Any],
+    meta: ClassifierMeta,
     cache_dir: Path,
     device: str = "cpu",
     counter: TokenCounter | None = None,
@@ -190,18 +225,18 @@ def load_classifier(
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    if meta.get("threads"):
-        torch.set_num_threads(int(meta["threads"]))
+    if meta.threads:
+        torch.set_num_threads(meta.threads)
     tok = AutoTokenizer.from_pretrained(str(adapter_dir))
     model = AutoModelForTokenClassification.from_pretrained(str(adapter_dir))
     model.eval()
-    q = str(quantize or meta.get("quantize") or "none")
+    q = quantize or meta.quantize
     if q not in ("int8", "none"):
         raise CompressError(f"compressor.quantize={q!r}: choose int8 or none.")
     device = resolve_device(device)
     # int8 dynamic quantization runs on the CPU only
     model = quantize_int8(model) if q == "int8" and device == "cpu" else model.to(device)
-    counter = counter or TokenCounter(str(meta["tokens_model"]), cache_dir)
+    counter = counter or TokenCounter(meta.tokens_model, cache_dir)
     return ClassifierCompressor(tok, model, counter, meta, device)
 
 
@@ -209,14 +244,13 @@ def load_classifier(
 
 
 def trainingwindows_of(
-    tok: Any, rows: Sequence[dict[str, Any]], ccfg: Any, seed: int
+    tok: Any, rows: Sequence[dict[str, Any]], ccfg: ClassifierConfig, seed: int
 ) -> tuple[list[Window], int]:
     """Labelled windows of the rows: each text alone, and with `query_aware` once with each of its
     probe questions as the second segment (the words the question names labelled keep). Returns the
     windows and how many rows had no usable labels (mask length off: a text the labels do not fit)."""
     framing = Framing(tok)
-    max_length, overlap = int(ccfg.max_length), int(ccfg.overlap)
-    max_q = int(ccfg.get("max_query_tokens", 64))
+    max_length, overlap, max_q = ccfg.max_length, ccfg.overlap, ccfg.max_query_tokens
     out: list[Window] = []
     skipped = 0
     for r in rows:
@@ -226,7 +260,7 @@ def trainingwindows_of(
             skipped += 1
             continue
         variants: list[tuple[list[int], np.ndarray]] = [([], keep)]
-        if bool(ccfg.get("query_aware", True)):
+        if ccfg.query_aware:
             for q in r.get("probes") or []:
                 named = query_words(e.words, q)
                 variants.append((list(tok(q, add_special_tokens=False)["input_ids"][:max_q]), keep | named))
@@ -254,13 +288,12 @@ def train_classifier(
     import torch
     import torch.nn.functional as F
 
-    ccfg = cfg.compressor
+    ccfg = ClassifierConfig.of(cfg.compressor)
     torch.manual_seed(int(cfg.seed))
-    if ccfg.get("threads"):
-        torch.set_num_threads(int(ccfg.threads))
-    device = resolve_device(str(ccfg.get("device") or "auto"))
-    labels = ccfg.get("labels") or {}
-    min_found, max_inv = float(labels.get("min_found", 0.0)), float(labels.get("max_invented", 1.0))
+    if ccfg.threads:
+        torch.set_num_threads(ccfg.threads)
+    device = resolve_device(ccfg.device)
+    min_found, max_inv = ccfg.labels.min_found, ccfg.labels.max_invented
     usable = [
         r
         for r in rows
@@ -274,8 +307,8 @@ def train_classifier(
             f"max_invented={max_inv}, weight > 0). Lower those thresholds, or use an extractive teacher "
             "(teacher=selfinfo), whose labels are exact."
         )
-    tok, model = load_encoder(str(ccfg.encoder), ccfg.get("encoder_layers"))
-    if bool(ccfg.get("freeze_embeddings", True)):
+    tok, model = load_encoder(ccfg.encoder, ccfg.encoder_layers)
+    if ccfg.freeze_embeddings:
         # the vocabulary's embeddings are most of a small encoder's weights; a few thousand labelled
         # windows do not move them usefully, and their optimizer state is most of a step's time
         for p in model.base_model.embeddings.parameters():
@@ -286,10 +319,10 @@ def train_classifier(
     if not windows:
         raise CompressError(f"train: none of the {len(usable)} usable pairs gave a training window.")
     framing = Framing(tok)
-    bs = int(ccfg.batch_size)
-    steps = max(1, int(ccfg.epochs) * -(-len(windows) // bs))
+    bs = ccfg.batch_size
+    steps = max(1, ccfg.epochs * -(-len(windows) // bs))
     params = [p for p in model.parameters() if p.requires_grad]
-    amp = bool(ccfg.get("amp", True)) and device.startswith("cuda")
+    amp = ccfg.amp and device.startswith("cuda")
 
     def loss_of(batch: list[Window]) -> tuple[Any, int, dict[str, Any]]:
         inputs = pad_batch(framing, batch, device)
@@ -312,7 +345,7 @@ def train_classifier(
         batches(windows, steps, bs, int(cfg.seed)),
         steps,
         params,
-        float(ccfg.lr),
+        ccfg.lr,
         0.01,
         loss_of,
         steps_log,
@@ -328,24 +361,23 @@ def train_classifier(
         for r in usable
         if "compressed_tokens" in r and "original_tokens" in r
     ]
-    meta = {
-        "kind": KIND,
-        "encoder": str(ccfg.encoder),
-        "encoder_layers": ccfg.get("encoder_layers"),
-        "max_length": int(ccfg.max_length),
-        "overlap": int(ccfg.overlap),
-        "quantize": str(ccfg.get("quantize") or "none"),
-        "query_aware": bool(ccfg.get("query_aware", True)),
-        "max_query_tokens": int(ccfg.get("max_query_tokens", 64)),
-        "inference_batch": int(ccfg.get("inference_batch", 16)),
-        "query_boost": float(ccfg.get("query_boost", 1.0)),
-        "protect": list(ccfg.get("protect") or []),
-        # the rate it keeps when a request gives no budget: the teacher's, as achieved on its pairs
-        "rate": float(np.mean(rates)) if rates else float(cfg.teacher.get("rate", 0.5)),
-        "tokens_model": str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
-        "threads": ccfg.get("threads"),
-    }
-    (adapter / META_FILE).write_text(json.dumps(meta, indent=2))
+    ClassifierMeta(
+        kind=KIND,
+        encoder=ccfg.encoder,
+        encoder_layers=ccfg.encoder_layers,
+        max_length=ccfg.max_length,
+        overlap=ccfg.overlap,
+        quantize=ccfg.quantize,
+        query_aware=ccfg.query_aware,
+        max_query_tokens=ccfg.max_query_tokens,
+        inference_batch=ccfg.inference_batch,
+        query_boost=ccfg.query_boost,
+        protect=ccfg.protect,
+        # the teacher's rate as achieved on its pairs
+        rate=float(np.mean(rates)) if rates else float(cfg.teacher.get("rate", 0.5)),
+        tokens_model=str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
+        threads=ccfg.threads,
+    ).write(adapter)
     result = steps_log.result(
         len(windows),
         skipped,

@@ -19,16 +19,18 @@ import json
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from compress.compressors.base import Compressed, Request, check_budget, tokens_at
 from compress.compressors.baselines import bm25_scores
 from compress.compressors.coarse import Layout, Scored, layout, select_documents, select_text
+from compress.compressors.config import SelectorConfig
 from compress.compressors.encoder import (
     IGNORE,
     Encoded,
@@ -54,13 +56,14 @@ from compress.training.loop import StepLog, batches, run_steps
 KIND = "selector"
 
 
-@dataclass
-class SelectorMeta:
-    """What a trained selector needs at inference (its `compressor.json`), with the defaults of a
-    file written without a key."""
+class SelectorMeta(BaseModel):
+    """A trained selector's `compressor.json`: what inference needs, as `train_selector` writes it
+    (a key it does not know is an error: a file from a newer version)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     kind: str = KIND
-    encoder: str = ""
+    encoder: str
     encoder_layers: int | None = None
     max_length: int = 512
     overlap: int = 64
@@ -75,21 +78,13 @@ class SelectorMeta:
     prior_first: float = 0.0
     prior_head: float = 0.0
     lexical: float = 0.0
-    protect: tuple[str, ...] = ("numbers", "identifiers")
-    tokens_model: str = ""
+    protect: list[str] = ["numbers", "identifiers"]
+    # whose tokens its budgets count unless the loader is given a counter
+    tokens_model: str
 
-    @classmethod
-    def read(cls, data: dict[str, Any]) -> SelectorMeta:
-        """The metadata in a `compressor.json` (keys it does not know are an error: a newer format)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CompressError(
-                f"compressor.json: unknown keys {unknown} for kind {KIND!r}; update compress to read it."
-            )
-        out = cls(**data)
-        out.protect = tuple(out.protect)
-        return out
+    def write(self, adapter_dir: Path) -> None:
+        """Save as `adapter_dir/compressor.json`."""
+        (adapter_dir / META_FILE).write_text(json.dumps(self.model_dump(), indent=2))
 
 
 class SelectorCompressor:
@@ -225,7 +220,7 @@ def _domain_name(r: Request) -> str | None:
 
 def load_selector(
     adapter_dir: Path,
-    meta: dict[str, Any],
+    meta: SelectorMeta,
     cache_dir: Path,
     device: str = "cpu",
     counter: TokenCounter | None = None,
@@ -235,28 +230,26 @@ def load_selector(
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-    m = SelectorMeta.read(meta)
-    if m.threads:
-        torch.set_num_threads(int(m.threads))
+    if meta.threads:
+        torch.set_num_threads(int(meta.threads))
     tok = AutoTokenizer.from_pretrained(str(adapter_dir))
     model = AutoModelForTokenClassification.from_pretrained(str(adapter_dir))
     model.eval()
-    if m.quantize not in ("int8", "none"):
-        raise CompressError(f"compressor.quantize={m.quantize!r}: choose int8 or none.")
+    if meta.quantize not in ("int8", "none"):
+        raise CompressError(f"compressor.quantize={meta.quantize!r}: choose int8 or none.")
     device = resolve_device(device)
-    model = quantize_int8(model) if m.quantize == "int8" and device == "cpu" else model.to(device)
-    counter = counter or TokenCounter(m.tokens_model, cache_dir)
-    return SelectorCompressor(tok, model, counter, m, device)
+    model = quantize_int8(model) if meta.quantize == "int8" and device == "cpu" else model.to(device)
+    return SelectorCompressor(tok, model, counter or TokenCounter(meta.tokens_model, cache_dir), meta, device)
 
 
 # --- training -----------------------------------------------------------------------------------
 
 
-def text_pool(ccfg: Any, seed: int, exclude: set[str], extra: Sequence[str]) -> list[str]:
+def text_pool(ccfg: SelectorConfig, seed: int, exclude: set[str], extra: Sequence[str]) -> list[str]:
     """The texts the labels are built from: `labels.sources` (corpus names of `compress.data.corpora`,
     each up to its cap), `extra` (the run's own train split) and nothing the evaluation holds out."""
     labels = ccfg.labels
-    lo, hi = int(labels.min_words), int(labels.max_words)
+    lo, hi = labels.min_words, labels.max_words
     out: list[str] = list(extra)
     for name, cap in labels.sources.items():
         if name not in SOURCES:
@@ -324,25 +317,23 @@ def train_selector(
     import torch
     import torch.nn.functional as F
 
-    ccfg = cfg.compressor
+    ccfg = SelectorConfig.of(cfg.compressor)
     seed = int(cfg.seed)
     torch.manual_seed(seed)
-    if ccfg.get("threads"):
-        torch.set_num_threads(int(ccfg.threads))
-    device = resolve_device(str(ccfg.get("device") or "auto"))
+    if ccfg.threads:
+        torch.set_num_threads(ccfg.threads)
+    device = resolve_device(ccfg.device)
     t0 = time.perf_counter()
     pool = text_pool(ccfg, seed, exclude or set(), [r["original"] for r in rows])
     labels = ccfg.labels
-    examples = answer_examples(
-        pool, int(labels.examples), seed, int(labels.k_max), float(labels.no_query_share), int(labels.parts)
-    )
+    examples = answer_examples(pool, labels.examples, seed, labels.k_max, labels.no_query_share, labels.parts)
     if not examples:
         raise CompressError(
             f"train: none of the {len(pool)} texts of compressor.labels.sources has a fact to ask about; "
             "add sources or widen compressor.labels.min_words/max_words."
         )
-    tok, model = load_encoder(str(ccfg.encoder), ccfg.get("encoder_layers"))
-    if bool(ccfg.freeze_embeddings):
+    tok, model = load_encoder(ccfg.encoder, ccfg.encoder_layers)
+    if ccfg.freeze_embeddings:
         for p in model.base_model.embeddings.parameters():
             p.requires_grad_(False)
     model.to(device)
@@ -353,11 +344,11 @@ def train_selector(
     random.Random(seed).shuffle(windows)
     build_s = time.perf_counter() - t0
     framing = Framing(tok)
-    bs = int(ccfg.batch_size)
-    steps = max(1, int(ccfg.epochs) * -(-len(windows) // bs))
+    bs = ccfg.batch_size
+    steps = max(1, ccfg.epochs * -(-len(windows) // bs))
     params = [p for p in model.parameters() if p.requires_grad]
-    amp = bool(ccfg.amp) and device.startswith("cuda")
-    class_weight = torch.tensor([1.0, float(ccfg.pos_weight)], device=device)
+    amp = ccfg.amp and device.startswith("cuda")
+    class_weight = torch.tensor([1.0, ccfg.pos_weight], device=device)
 
     def loss_of(batch: list[Window]) -> tuple[Any, int, dict[str, Any]]:
         inputs = pad_batch(framing, batch, device)
@@ -387,23 +378,22 @@ def train_selector(
     model.eval()
     model.save_pretrained(str(adapter))
     tok.save_pretrained(str(adapter))
-    meta = SelectorMeta(
-        encoder=str(ccfg.encoder),
-        encoder_layers=ccfg.get("encoder_layers"),
-        max_length=int(ccfg.max_length),
-        overlap=int(ccfg.overlap),
-        max_query_tokens=int(ccfg.max_query_tokens),
-        inference_batch=int(ccfg.inference_batch),
-        quantize=str(ccfg.quantize),
-        threads=ccfg.get("threads"),
-        rate=float(ccfg.rate),
-        prior_first=float(ccfg.prior.first),
-        prior_head=float(ccfg.prior.head),
-        lexical=float(ccfg.lexical),
-        protect=tuple(str(p) for p in ccfg.protect),
+    SelectorMeta(
+        encoder=ccfg.encoder,
+        encoder_layers=ccfg.encoder_layers,
+        max_length=ccfg.max_length,
+        overlap=ccfg.overlap,
+        max_query_tokens=ccfg.max_query_tokens,
+        inference_batch=ccfg.inference_batch,
+        quantize=ccfg.quantize,
+        threads=ccfg.threads,
+        rate=ccfg.rate,
+        prior_first=ccfg.prior.first,
+        prior_head=ccfg.prior.head,
+        lexical=ccfg.lexical,
+        protect=list(ccfg.protect),
         tokens_model=str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
-    )
-    (adapter / META_FILE).write_text(json.dumps(asdict(meta), indent=2))
+    ).write(adapter)
     positives = sum(sum(1 for x in w.labels if x == 1) for w in windows)
     labelled = sum(sum(1 for x in w.labels if x != IGNORE) for w in windows)
     return steps_log.result(

@@ -19,10 +19,26 @@ from compress.models.bundled import LOCAL_MODELS, gguf_path
 from compress.models.engines import resolve_engine
 
 _console = Console(stderr=True)
+
+
 # the kinds that run on an encoder, by the `kind` their compressor.json names: their loaders
-ENCODER_KINDS: dict[str, Callable[..., Compressor]] = {
-    classifier.KIND: classifier.load_classifier,
-    selector.KIND: selector.load_selector,
+def _classifier(
+    adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, counter: Any
+) -> Compressor:
+    return classifier.load_classifier(
+        adapter_dir, classifier.ClassifierMeta.model_validate(meta), cache, device, counter
+    )
+
+
+def _selector(adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, counter: Any) -> Compressor:
+    return selector.load_selector(
+        adapter_dir, selector.SelectorMeta.model_validate(meta), cache, device, counter
+    )
+
+
+ENCODER_KINDS: dict[str, Callable[[Path, dict[str, Any], Path, str, Any], Compressor]] = {
+    classifier.KIND: _classifier,
+    selector.KIND: _selector,
 }
 
 

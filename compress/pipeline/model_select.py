@@ -58,6 +58,8 @@ from compress.backends import get_backend
 from compress.backends.base import Budget
 from compress.errors import CompressError
 from compress.models.base import hf_model_available
+from compress.pipeline.config_store import register_configs
+from compress.training.config import TrainConfig
 
 GIB = 2**30
 MARGIN = 1.2
@@ -187,7 +189,8 @@ def resolve_model(cfg: Any, console: Any = None) -> str | None:
     if str(cfg.model.get("name")) != "auto":
         return None
     budget = machine_budget(cfg)
-    tokens = int(cfg.train.batch_size) * int(cfg.train.max_seq_len)
+    tcfg = TrainConfig.of(cfg.train)
+    tokens = tcfg.batch_size * tcfg.max_seq_len
     cands = cfg.model.get("candidates")
     choice = choose(budget, tokens, hf_model_available, [str(c) for c in cands] if cands else None)
     chosen = OmegaConf.load(CONF_MODEL / f"{choice.option}.yaml")
@@ -201,10 +204,12 @@ def resolve_model(cfg: Any, console: Any = None) -> str | None:
 
 
 def _print_table() -> None:
+    register_configs()
     with initialize_config_dir(config_dir=str(CONF_MODEL.parent), version_base="1.3"):
         cfg = compose(config_name="config", overrides=sys.argv[1:])
     budget = machine_budget(cfg)
-    tokens = int(cfg.train.batch_size) * int(cfg.train.max_seq_len)
+    tcfg = TrainConfig.of(cfg.train)
+    tokens = tcfg.batch_size * tcfg.max_seq_len
     have = "remote" if budget.memory_bytes is None else f"{budget.memory_bytes / GIB:.1f} GiB"
     print(f"backend={budget.backend} on {budget.place} ({have}), {tokens} tokens per step")
     for spec in MODELS:

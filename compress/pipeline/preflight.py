@@ -2,7 +2,8 @@
 
 Preflight asks every selected part for its requirements (the teacher kind, the validator and judge
 models, the backend, the base model, the gold tasks, the logger, the budget) and reports every
-missing key, GPU, package, model or unreadable file at once, named with its stage and its fix.
+missing key, GPU, package, model or unreadable file at once, named with its stage and its fix; and
+every config key a typed node's schema lacks (one added with `+`, which composition lets through).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from compress.llm.costs import price_per_token
 from compress.llm.requirements import model_needs
 from compress.metrics.gold import task_requirements
 from compress.models import base as base_model
+from compress.pipeline.config_store import schema_problems
 from compress.teachers import teacher_kind
 
 
@@ -90,7 +92,10 @@ def budget_needs(cfg: Any, stages: list[str]) -> list[str]:
 def check(cfg: Any, stages: list[str]) -> None:
     """Raise MissingRequirement listing everything the selected stages lack."""
     problems = (
-        logger_needs(cfg) + budget_needs(cfg, stages) + [p for s in stages for p in stage_needs(s, cfg)]
+        schema_problems(cfg)
+        + logger_needs(cfg)
+        + budget_needs(cfg, stages)
+        + [p for s in stages for p in stage_needs(s, cfg)]
     )
     if problems:
         raise MissingRequirement(

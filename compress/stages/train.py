@@ -14,6 +14,7 @@ from compress.library.export import export_all
 from compress.schemas import TRAIN_LOG_FEATURES
 from compress.stages.context import StageContext
 from compress.teachers.answers import normal
+from compress.training.config import TrainConfig
 
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
@@ -21,12 +22,13 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
     adapter + `train_log`. Each row carries what either kind needs: the pair, its weight, the
     teacher's keep mask and its alignment quality, and the probe questions validate asked."""
     validated = load_from_disk(str(ctx.inputs["validate"] / "validated"))
-    w = ctx.cfg.train.weights
+    tcfg = TrainConfig.of(ctx.cfg.train)
+    w = tcfg.weights
     rows = [
         {
             "original": r["original"],
             "compressed": r["compressed"],
-            "weight": float(w.passed if r["passed"] else w.failed),
+            "weight": w.passed if r["passed"] else w.failed,
             "keep": r["keep"],
             "align_found": r["align_found"],
             "align_invented": r["align_invented"],
@@ -44,9 +46,9 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
             "give failed pairs weight with train.weights.failed=1, or add samples (data.n_samples)."
         )
     kind = compressor_kind(ctx.cfg)
-    if kind.name != "generative" and ctx.cfg.train.get("export"):
+    if kind.name != "generative" and tcfg.export:
         raise CompressError(
-            f"train.export={list(ctx.cfg.train.export)} exports a LoRA adapter; compressor={kind.name} has none. "
+            f"train.export={tcfg.export} exports a LoRA adapter; compressor={kind.name} has none. "
             "Set train.export=[]."
         )
     held_out = {normal(r["original"]) for r in validated if r["split"] != "train"}
@@ -59,10 +61,8 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
         "backend": str(ctx.cfg.backend.name) if kind.name == "generative" else "torch",
     }
     ctx.log.artifact(ctx.out / "adapter", "adapter", "model", made_by)
-    if ctx.cfg.train.get(
-        "export"
-    ):  # merged model / GGUF LoRA into train/export (see compress.library.export)
-        done = export_all(ctx.out / "adapter", ctx.out / "export", list(ctx.cfg.train.export), ctx.cache)
+    if tcfg.export:  # merged model / GGUF LoRA into train/export (see compress.library.export)
+        done = export_all(ctx.out / "adapter", ctx.out / "export", tcfg.export, ctx.cache)
         result["metrics"].update({f"export_{k}": str(v.relative_to(ctx.out)) for k, v in done.items()})
     weights = [r["weight"] for r in rows]
     return {

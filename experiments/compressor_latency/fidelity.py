@@ -35,8 +35,7 @@ from datasets import load_from_disk  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from compress.compressors.base import Request  # noqa: E402
-from compress.compressors.classifier import ClassifierCompressor, load_classifier  # noqa: E402
-from compress.compressors.generative import META_FILE  # noqa: E402
+from compress.compressors.classifier import ClassifierCompressor, ClassifierMeta, load_classifier  # noqa: E402
 from compress.llm.tokens import TokenCounter, largest_prefix  # noqa: E402
 from compress.text.words import Words, split_words  # noqa: E402
 
@@ -74,8 +73,7 @@ def fast_copy(adapter: Path, tmp: Path) -> Path:
     out = tmp / "first2"
     model.save_pretrained(str(out))
     AutoTokenizer.from_pretrained(str(adapter)).save_pretrained(str(out))
-    meta = json.loads((adapter / META_FILE).read_text()) | {"encoder_layers": 2, "quantize": "int8"}
-    (out / META_FILE).write_text(json.dumps(meta))
+    ClassifierMeta.read(adapter).model_copy(update={"encoder_layers": 2, "quantize": "int8"}).write(out)
     return out
 
 
@@ -136,18 +134,19 @@ def main() -> None:
     variants: list[tuple[str, Path, str | None]] = []
     for run in args.runs:
         adapter = run / "train" / "adapter"
-        meta = json.loads((adapter / META_FILE).read_text())
-        layers = meta.get("encoder_layers") or "all"
-        label = f"{run.name}: {layers} layers, {meta.get('quantize', 'none')}"
+        meta = ClassifierMeta.read(adapter)
+        layers = meta.encoder_layers or "all"
+        label = f"{run.name}: {layers} layers, {meta.quantize}"
         variants.append((label, adapter, None))
-        if meta.get("quantize", "none") == "none":
+        if meta.quantize == "none":
             variants.append((f"{run.name}: {layers} layers, int8", adapter, "int8"))
     first = args.runs[0] / "train" / "adapter"
-    if json.loads((first / META_FILE).read_text()).get("encoder_layers") in (None, 6):
+    if ClassifierMeta.read(first).encoder_layers in (None, 6):
         variants.append((f"{args.runs[0].name}: first 2 of its layers, int8", fast_copy(first, tmp), None))
     for label, adapter, quantize in variants:
-        meta = json.loads((adapter / META_FILE).read_text())
-        comp = load_classifier(adapter, meta, cache, counter=counter, quantize=quantize)
+        comp = load_classifier(
+            adapter, ClassifierMeta.read(adapter), cache, counter=counter, quantize=quantize
+        )
         t0 = time.perf_counter()
         pred = masks_of(comp, rows, budgets)
         results.append({"method": label, **prf(pred, gold), "seconds": time.perf_counter() - t0})

@@ -24,10 +24,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+if TYPE_CHECKING:
+    from compress.training.config import WeightsConfig
 
 CONTENDERS = ("torch", "mlx", "trainer")
 # Words a crude compressor may drop: enough for a deterministic, plausible compressed side.
@@ -45,7 +48,7 @@ def squeeze(text: str) -> str:
     return " ".join(kept[: max(1, int(len(words) * 0.6))])
 
 
-def build_rows(n: int, seed: int, validated: str | None, weights: Any) -> list[dict[str, Any]]:
+def build_rows(n: int, seed: int, validated: str | None, weights: WeightsConfig) -> list[dict[str, Any]]:
     """`n` weighted rows: the train split of a validated dataset, or stdlib docstrings + `squeeze`."""
     if validated:
         from datasets import load_from_disk
@@ -55,7 +58,7 @@ def build_rows(n: int, seed: int, validated: str | None, weights: Any) -> list[d
             {
                 "original": r["original"],
                 "compressed": r["compressed"],
-                "weight": float(weights.passed if r["passed"] else weights.failed),
+                "weight": weights.passed if r["passed"] else weights.failed,
             }
             for r in ds
             if r["split"] == "train"
@@ -79,6 +82,9 @@ def compose_cfg(backend: str, a: argparse.Namespace) -> Any:
     """The pipeline's own config (bundled model, LoRA settings) with the benchmark's sizes."""
     from hydra import compose, initialize_config_dir
 
+    from compress.pipeline.config_store import register_configs
+
+    register_configs()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         return compose(
             config_name="config",
@@ -120,9 +126,10 @@ def steady(clock: Clock, tokens: list[int]) -> dict[str, float]:
 def work_backend(name: str, a: argparse.Namespace) -> dict[str, Any]:
     """Train with a compress backend; time it through its per-step log calls."""
     from compress.backends import get_backend
+    from compress.training.config import TrainConfig
 
     cfg = compose_cfg(name, a)
-    rows = build_rows(a.rows, a.seed, a.validated, cfg.train.weights)
+    rows = build_rows(a.rows, a.seed, a.validated, TrainConfig.of(cfg.train).weights)
     clock, losses = Clock(), []
 
     def log(metrics: dict[str, Any], step: int) -> None:
@@ -154,12 +161,14 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
 
     from compress.backends.common import examples_or_raise, peft_lora_config
     from compress.models.bundled import LOCAL_MODELS, hf_dir
+    from compress.training.config import TrainConfig
     from compress.training.loop import batches
 
     cfg = compose_cfg("torch", a)
+    tcfg = TrainConfig.of(cfg.train)
     if a.threads:
         torch.set_num_threads(a.threads)
-    rows = build_rows(a.rows, a.seed, a.validated, cfg.train.weights)
+    rows = build_rows(a.rows, a.seed, a.validated, tcfg.weights)
     path = hf_dir(str(cfg.model.name), Path(a.cache))
     chat_format = LOCAL_MODELS[str(cfg.model.name)].chat_format
     tok = AutoTokenizer.from_pretrained(str(path))
@@ -186,11 +195,7 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
             out["labels"][i, :n] = torch.tensor(f["labels"])
         return out
 
-    lora = cfg.train.lora
-    model = get_peft_model(
-        base,
-        peft_lora_config(lora),
-    )
+    model = get_peft_model(base, peft_lora_config(tcfg.lora))
     clock, losses = Clock(), []
 
     class StepClock(TrainerCallback):
@@ -206,7 +211,7 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
             output_dir=tmp,
             per_device_train_batch_size=a.batch_size,
             max_steps=a.steps,
-            learning_rate=float(cfg.train.lr),
+            learning_rate=tcfg.lr,
             lr_scheduler_type="cosine",
             warmup_steps=max(1, a.steps // 10),
             weight_decay=0.0,

@@ -14,6 +14,7 @@ from hydra.core.utils import JobReturn, configure_log, filter_overrides, run_job
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from compress.pipeline.config_store import register_configs
 from compress.sweeps.jobs import crashed_job_return
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def launch(
 ) -> Sequence[JobReturn]:
     """Submit every job, then collect them in order; a job whose worker died is recorded as failed."""
     setup_globals()
+    register_configs()  # each job's config is composed here, onto the schemas
     assert launcher.config is not None and launcher.hydra_context is not None
     assert launcher.task_function is not None
     configure_log(launcher.config.hydra.hydra_logging, launcher.config.hydra.verbose)

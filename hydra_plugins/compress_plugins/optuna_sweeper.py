@@ -22,6 +22,8 @@ from hydra.types import HydraContext, TaskFunction
 from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 from omegaconf import DictConfig
 
+from compress.pipeline.config_store import register_configs
+
 
 class ResumableOptunaSweeper(Sweeper):
     """Hydra's Optuna sweeper with resume and failed-trial handling (see the module docstring)."""
@@ -55,7 +57,8 @@ class ResumableOptunaSweeper(Sweeper):
         )
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
-        """Instantiate the launcher (Hydra's hook)."""
+        """Instantiate the launcher (Hydra's hook), with the config schemas stored for its trials' configs."""
+        register_configs()
         self.sweeper.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: list[str]) -> None:

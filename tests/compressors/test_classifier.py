@@ -14,15 +14,21 @@ import itertools
 import json
 import random
 import textwrap
-from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import pytest
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
+from pydantic import ValidationError
 
 from compress.compressors.base import Request
-from compress.compressors.classifier import ClassifierCompressor, load_classifier, train_classifier
+from compress.compressors.classifier import (
+    ClassifierCompressor,
+    ClassifierMeta,
+    load_classifier,
+    train_classifier,
+)
 from compress.compressors.encoder import spans_of
 from compress.library.trained import load_trained
 from compress.llm.tokens import TokenCounter
@@ -77,22 +83,20 @@ def _rows(texts: list[str], seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
-def _cfg(**over: Any) -> Any:
-    compressor = OmegaConf.load(ROOT / "conf" / "compressor" / "classifier.yaml")
-    compressor = OmegaConf.merge(
-        compressor,
-        {"encoder_layers": 1, "max_length": 128, "overlap": 16, "epochs": 4, "batch_size": 8, "lr": 5e-4},
-        over,
-    )
-    return OmegaConf.create(
-        {
-            "seed": 0,
-            "compressor": compressor,
-            "teacher": {"rate": 0.5},
-            "tokens": {"model": "local/gemma3-270m"},
-            "validation": {"models": ["local/gemma3-270m"]},
-        }
-    )
+def _cfg() -> Any:
+    """The job config with compressor=classifier, made small: one encoder layer, short windows."""
+    small = {"encoder_layers": 1, "max_length": 128, "overlap": 16, "epochs": 4, "batch_size": 8, "lr": 5e-4}
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(
+            config_name="config",
+            overrides=[
+                "compressor=classifier",
+                "seed=0",
+                "teacher.rate=0.5",
+                "tokens.model=local/gemma3-270m",
+                *(f"compressor.{k}={v}" for k, v in small.items()),
+            ],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +122,31 @@ def test_training_lowers_the_loss_logs_each_step_and_saves_a_classifier(trained:
     meta = json.loads((trained["dir"] / "compressor.json").read_text())
     assert meta["kind"] == "classifier" and meta["encoder_layers"] == 1
     assert meta["tokens_model"] == "local/gemma3-270m"
+    assert ClassifierMeta.read(trained["dir"]).model_dump() == meta  # every field written, none extra
+
+
+def test_metadata_an_older_version_wrote_reads_with_its_defaults() -> None:
+    # the first version's compressor.json had no query_boost; inference then boosted by 1.0 as now
+    first = {
+        "kind": "classifier",
+        "encoder": "bundled:all-MiniLM-L6-v2",
+        "encoder_layers": None,
+        "max_length": 512,
+        "overlap": 64,
+        "quantize": "none",
+        "query_aware": True,
+        "max_query_tokens": 32,
+        "inference_batch": 16,
+        "protect": ["numbers"],
+        "rate": 0.4,
+        "tokens_model": "local/gemma3-270m",
+        "threads": None,
+    }
+    meta = ClassifierMeta.model_validate(first)
+    assert meta.query_boost == 1.0
+    assert (meta.max_query_tokens, meta.protect, meta.rate) == (32, ["numbers"], 0.4)  # as written
+    with pytest.raises(ValidationError, match="tokens_model"):
+        ClassifierMeta.model_validate({k: v for k, v in first.items() if k != "tokens_model"})
 
 
 def test_it_learned_its_labels_and_a_reload_gives_the_same_keep_mask(
@@ -250,8 +279,9 @@ def test_windows_cover_every_token_and_overlap() -> None:
 
 def test_int8_quantization_keeps_the_decisions_close(trained: dict[str, Any], counter: TokenCounter) -> None:
     comp: ClassifierCompressor = trained["comp"]
-    meta = json.loads((Path(trained["dir"]) / "compressor.json").read_text())
-    q = load_classifier(trained["dir"], meta, CACHE, "cpu", counter, quantize="int8")
+    q = load_classifier(
+        trained["dir"], ClassifierMeta.read(trained["dir"]), CACHE, "cpu", counter, quantize="int8"
+    )
     texts = trained["texts"][:6]
     a = np.concatenate(comp.probabilities(texts, [None] * 6))
     b = np.concatenate(q.probabilities(texts, [None] * 6))

@@ -11,10 +11,17 @@ from typing import Any
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+from pydantic import ValidationError
 
 from compress.compressors.base import Request
 from compress.compressors.coarse import parses
-from compress.compressors.selector import SelectorCompressor, load_selector, text_pool, train_selector
+from compress.compressors.selector import (
+    SelectorCompressor,
+    SelectorMeta,
+    load_selector,
+    text_pool,
+    train_selector,
+)
 from compress.errors import CompressError
 from compress.llm.tokens import TokenCounter
 from compress.teachers.answers import answer_examples, normal
@@ -71,7 +78,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
 @pytest.fixture(scope="module")
 def selector(trained: tuple[Path, dict[str, Any]]) -> SelectorCompressor:
     adapter, _ = trained
-    meta = json.loads((adapter / "compressor.json").read_text())
+    meta = SelectorMeta.model_validate_json((adapter / "compressor.json").read_text())
     return load_selector(adapter, meta, CACHE, counter=TokenCounter("local/gemma3-270m", CACHE))
 
 
@@ -110,8 +117,8 @@ def test_training_saves_what_loading_reads(trained: tuple[Path, dict[str, Any]])
     m = result["metrics"]
     assert m["label_examples"] == 160 and m["windows"] >= 160 and 0 < m["label_positive_share"] < 0.5
     assert len(result["history"]) == m["steps"] > 0
-    with pytest.raises(CompressError, match="unknown keys"):
-        load_selector(adapter, meta | {"surprise": 1}, CACHE)
+    with pytest.raises(ValidationError, match="surprise"):
+        SelectorMeta.model_validate(meta | {"surprise": 1})
 
 
 @pytest.mark.parametrize("budget", [100, 300, 1000])
@@ -172,7 +179,7 @@ def test_a_trained_selector_keeps_the_unit_that_answers(tmp_path: Path) -> None:
         "compressor.threads": 2,
     }
     train_selector(selector_cfg(**over), [], tmp_path, CACHE, lambda m, s: None, {normal(d) for d in DOCS})
-    meta = json.loads((tmp_path / "adapter" / "compressor.json").read_text())
+    meta = SelectorMeta.model_validate_json((tmp_path / "adapter" / "compressor.json").read_text())
     sel = load_selector(tmp_path / "adapter", meta, CACHE, counter=TokenCounter("local/gemma3-270m", CACHE))
     asks = {
         "Its default compression level is 6.": "What is the default compression level of zlib?",
