@@ -18,9 +18,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from compress import schemas
 from compress.errors import CompressError
 from compress.metrics.gold import SAMPLE_TASKS
+from compress.metrics.headline import comparison_pairs
+from compress.metrics.summary import summary_metrics
 from compress.schemas import StageRecord
 from compress.stages import ORDER
-from compress.stages.evaluate import comparison_pairs, summary_metrics
 
 # LLM totals every stage records (compress.llm.client.LLMSession.summary)
 LLM_TOTALS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "retries")
@@ -77,7 +78,7 @@ def _blank(schema: Any, **given: Any) -> Any:
 
 def evaluate_names(cfg: DictConfig) -> list[str]:
     """Every numeric metric name the evaluate stage will record under this config: the summary's
-    names (`compress.stages.evaluate.summary_metrics`) for the methods, rates and tasks it configures."""
+    names (`compress.metrics.summary.summary_metrics`) for the methods, rates and tasks it configures."""
     ev, models = cfg.evaluate, [str(m) for m in cfg.validation.models]
     equiv = {m: 0.0 for m in models}
     cloze = {m: 0.0 for m in models} if "cloze" in [str(t) for t in ev.get("tasks", []) or []] else {}
