@@ -67,7 +67,7 @@ def gold_tasks(
         for it, c in zip(items, ctxs, strict=True):
             for m in models:
                 max_tok = int(ev[it.task].max_tokens)
-                reqs[(method, it.task, it.id, m)] = gold.request(it, c, m, max_tok)
+                reqs[(method, it.task, it.id, m)] = gold.request(gold.task(it.task), it, c, m, max_tok)
     answers = {
         r.key: r.text
         for r in llm.run_many(list({r.key: r for r in reqs.values()}.values()), label="gold tasks")
