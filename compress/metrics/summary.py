@@ -166,8 +166,9 @@ def summarize(
 def summary_metrics(summary: EvalSummary) -> dict[str, Any]:
     """The flat metric names the W&B summary, sweeps (`optimize.metric`) and the report use:
     `<method>/<field>`, `<method>/equivalence/<model>`, `<method>/cloze/<model>`,
-    `curve/<method>@<rate>/<field>`, `break_even/<field>`, `task/<task>/<method>/<model>/<field>`,
-    `compare/<method>-vs-<baseline>[@<rate>]/<metric>/<model>/<field>`."""
+    `curve/<method>@<rate>/<field>`, `break_even/<field>`, `task/<task>[@<rate>]/<method>/<model>/<field>`
+    (no rate: at the trained compressor's own budget) and `.../by_position/<i>` (needle),
+    `compare/<method>-vs-<baseline>[@<rate>]/<metric>/<model>/<field>` (metric `task:<task>` for a gold task)."""
     metrics: dict[str, Any] = {}
     for m in summary.methods:
         for k, v in m.model_dump(
@@ -187,8 +188,11 @@ def summary_metrics(summary: EvalSummary) -> dict[str, Any]:
             if k != "target_model":
                 metrics[f"break_even/{k}"] = v
     for t in summary.tasks:
+        at = "" if t.rate is None else f"@{t.rate:g}"
         for k in ("accuracy", "ci_low", "ci_high", "delta", "delta_ci_low", "delta_ci_high"):
-            metrics[f"task/{t.task}/{t.method}/{t.model}/{k}"] = getattr(t, k)
+            metrics[f"task/{t.task}{at}/{t.method}/{t.model}/{k}"] = getattr(t, k)
+        for i, acc in enumerate(t.by_position):
+            metrics[f"task/{t.task}{at}/{t.method}/{t.model}/by_position/{i}"] = acc
     for h in summary.headline:
         at = "" if h.rate is None else f"@{h.rate:g}"
         for k in ("diff", "ci_low", "ci_high", "mde"):

@@ -33,6 +33,7 @@ from compress.metrics.facts import fact_recall
 from compress.metrics.gates import PairScore, clean_answer, probe_requests, run_grouped, score_pairs
 from compress.metrics.gold_runner import gold_tasks
 from compress.metrics.headline import PointKey, comparisons, judge_bias
+from compress.metrics.needle import needle_items
 from compress.metrics.summary import (
     Cloze,
     Counts,
@@ -43,7 +44,7 @@ from compress.metrics.summary import (
     summarize,
     summary_metrics,
 )
-from compress.schemas import EVAL_FEATURES, EvalSummary
+from compress.schemas import EVAL_FEATURES, Comparison, EvalSummary, TaskResult
 from compress.stages.context import Routed, StageContext, routing, target_counter
 
 
@@ -82,75 +83,103 @@ def _compress_trained(
 
 
 @dataclass
-class Trained:
-    """The trained compressor, its kind, and its outputs on the held-out samples and the gold items."""
+class Methods:
+    """The trained compressor and its kind, and the baselines by name."""
 
-    compressor: Compressor
+    trained: Compressor
     kind: CompressorKind
-    held: Outputs
-    gold: Outputs
+    baselines: dict[str, Compressor]
+    # held to the trained budget, on the held-out samples and the gold tasks: identity first
+    matched: list[str]
 
 
-def _held_out(ctx: StageContext) -> list[dict[str, Any]]:
-    """The first `evaluate.max_samples` pairs of the `evaluate.split` split (an error when it is empty)."""
+def _held_out(ctx: StageContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pairs of the `evaluate.split` split: the first `evaluate.max_samples` (every method's
+    figures), and all of them (the needle task's texts); an error when there are none."""
     ev = ctx.cfg.evaluate
     pairs = load_from_disk(str(ctx.inputs["generate"] / "pairs"))
     split = str(ev.split)
-    held = [r for r in pairs if r["split"] == split][: int(ev.max_samples)]
-    if not held:
+    every = [r for r in pairs if r["split"] == split]
+    if not every:
         raise CompressError(
             f"evaluate: the {split!r} split is empty. Add samples (data.n_samples) or set evaluate.split."
         )
-    return held
+    return every[: int(ev.max_samples)], every
+
+
+def _methods(ctx: StageContext, counter: TokenCounter) -> Methods:
+    """The trained compressor and every configured baseline (`evaluate.baselines`, identity always,
+    and `evaluate.rate_methods`)."""
+    ev = ctx.cfg.evaluate
+    compressor, kind = _load_trained(ctx, counter)
+    bctx = BaselineContext(
+        counter, ctx.cache, scoring_model(ctx.cfg.teacher), int(ctx.cfg.seed), scored_texts=None
+    )
+    # identity is always there: the reference every comparison and the cloze accuracy start from
+    matched = list(dict.fromkeys(["identity", *map(str, ev.baselines)]))
+    fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*matched, *map(str, ev.rate_methods)])}
+    return Methods(compressor, kind, fns, matched)
+
+
+def _gold_items(ev: Any, every: list[dict[str, Any]], seed: int) -> list[gold.GoldItem]:
+    """The configured gold tasks' items: the file tasks', and the needle's from every held-out text."""
+    tasks = [str(t) for t in ev.tasks]
+    items = [it for name in tasks if name not in gold.SAMPLE_TASKS for it in gold.task(name).load(ev)]
+    if "needle" in tasks:
+        nd = ev.needle
+        found = needle_items(
+            [r["id"] for r in every],
+            [r["original"] for r in every],
+            int(nd.k),
+            int(nd.max_items),
+            int(nd.parts),
+            seed,
+        )
+        if not found:
+            raise CompressError(
+                f"evaluate: the needle task found no question: each needs a fact of a held-out text and "
+                f"{int(nd.k)} other held-out texts without it, and the {ev.split!r} split has {len(every)} "
+                "texts. Add held-out samples (data.n_samples, data.splits) or lower evaluate.needle.k."
+            )
+        items += found
+    return items
 
 
 def _compress_all(
-    ctx: StageContext,
-    held: list[dict[str, Any]],
-    doms: list[Any],
-    gold_items: list[gold.GoldItem],
-    counter: TokenCounter,
-) -> tuple[Trained, list[Point]]:
+    ctx: StageContext, held: list[dict[str, Any]], doms: list[Any], methods: Methods, counter: TokenCounter
+) -> list[Point]:
     """Every method's outputs on the held-out samples: the trained compressor and the teacher, the
-    baselines at the trained budget sample by sample, and the rate sweep; the trained compressor's
-    outputs on the gold items' contexts beside them."""
-    ev, seed = ctx.cfg.evaluate, int(ctx.cfg.seed)
+    baselines at the trained budget sample by sample, and the rate sweep."""
+    ev = ctx.cfg.evaluate
     originals = [r["original"] for r in held]
-    compressor, kind = _load_trained(ctx, counter)
-    to_compress = originals + [it.context for it in gold_items]
-    counter.prefetch(to_compress)
+    counter.prefetch(originals)
+    kind = methods.kind
     # the generative kind's budget is a cap on its own length; a classifier's the teacher's tokens
-    teacher_tokens: list[int | None] = [int(r["compressed_tokens"]) for r in held]
-    teacher_tokens += [None] * len(gold_items)
-    compressed = _compress_trained(
-        compressor,
-        to_compress,
-        [kind.budget(ctx.cfg, counter.count(t), n) for t, n in zip(to_compress, teacher_tokens, strict=True)],
-        [*doms, *([None] * len(gold_items))],
+    trained = _compress_trained(
+        methods.trained,
+        originals,
+        [kind.budget(ctx.cfg, counter.count(r["original"]), int(r["compressed_tokens"])) for r in held],
+        doms,
     )
-    trained = Trained(compressor, kind, compressed[: len(originals)], compressed[len(originals) :])
-    counter.prefetch(t for t, _ in compressed)
-    budgets = [counter.count(t) for t, _ in trained.held]
+    counter.prefetch(t for t, _ in trained)
+    budgets = [counter.count(t) for t, _ in trained]
     points = [
-        Point("trained", trained.held),
+        Point("trained", trained),
         Point("teacher", [(r["compressed"], float(r["teacher_seconds"])) for r in held]),
     ]
-    bctx = BaselineContext(counter, ctx.cache, scoring_model(ctx.cfg.teacher), seed, scored_texts=None)
-    # identity is always there: the reference every comparison and the cloze accuracy start from
-    baselines = list(dict.fromkeys(["identity", *map(str, ev.baselines)]))
-    fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*baselines, *map(str, ev.rate_methods)])}
-    points += [Point(name, _run(fns[name], originals, budgets, doms)) for name in baselines]
+    fns = methods.baselines
+    points += [Point(name, _run(fns[name], originals, budgets, doms)) for name in methods.matched]
     o_tok = [counter.count(t) for t in originals]
     for rate in ev.rates:
         n_tok = [tokens_at(float(rate), n) for n in o_tok]
         if kind.rate_controlled:  # its curve beside truncate's and selfinfo's
-            outs = _compress_trained(compressor, originals, n_tok, doms, f"trained at rate {rate}")
+            outs = _compress_trained(methods.trained, originals, n_tok, doms, f"trained at rate {rate}")
             points.append(Point("trained", outs, float(rate)))
         points += [
             Point(str(name), _run(fns[str(name)], originals, n_tok, doms), float(rate))
             for name in ev.rate_methods
         ]
-    return trained, points
+    return points
 
 
 def _ask(
@@ -249,17 +278,16 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     """Trained compressor vs teacher and baselines at its budget, a rate sweep, transfer, cloze facts,
     latency, break-even, gold tasks and paired comparisons -> `eval` (per sample) and `summary.json`."""
     ev, val = ctx.cfg.evaluate, ctx.cfg.validation
-    held = _held_out(ctx)
-    gold_items = [
-        it for name in map(str, ev.tasks) if name not in gold.SAMPLE_TASKS for it in gold.task(name).load(ev)
-    ]
+    seed = int(ctx.cfg.seed)
+    held, every = _held_out(ctx)
+    gold_items = _gold_items(ev, every, seed)
     counter = target_counter(ctx)
     originals = [r["original"] for r in held]
     routed = routing(ctx, originals, [r["domain"] for r in held])
     models = [str(m) for m in val.models]
-    seed = int(ctx.cfg.seed)
 
-    trained, points = _compress_all(ctx, held, routed.domains, gold_items, counter)
+    methods = _methods(ctx, counter)
+    points = _compress_all(ctx, held, routed.domains, methods, counter)
     scores, cz = _ask(ctx, held, routed, points, counter)
     threshold = float(val.threshold)
     summaries = {
@@ -281,11 +309,18 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     be = break_even(
         ev.target,
         [counter.count(t) for t in originals],
-        [s for _, s in trained.held],
+        [s for _, s in points[0].outputs],
         summaries[("trained", None)].token_reduction,
         ctx.cfg.llm.get("prices"),
     )
-    tasks = gold_tasks(ctx.llm, ev, gold_items, trained.gold, counter, models, seed) if gold_items else []
+    tasks: list[TaskResult] = []
+    task_comparisons: list[Comparison] = []
+    if gold_items:
+        # a kind that writes its own length runs once, at its own cap for the context
+        kind = methods.kind
+        own = None if kind.rate_controlled else (lambda n: kind.budget(ctx.cfg, n, None))
+        everyone = {"trained": methods.trained, **{m: methods.baselines[m] for m in methods.matched}}
+        tasks, task_comparisons = gold_tasks(ctx.llm, ev, gold_items, everyone, counter, models, seed, own)
 
     Dataset.from_list(rows, features=EVAL_FEATURES).save_to_disk(str(ctx.out / "eval"))
     summary = EvalSummary(
@@ -297,7 +332,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         curves=curves,
         break_even=be,
         tasks=tasks,
-        headline=comparisons(points, scores, cz, models, seed),
+        headline=comparisons(points, scores, cz, models, seed) + task_comparisons,
         judge_bias=judge_bias(scores, models, seed),
     )
     (ctx.out / "summary.json").write_text(summary.model_dump_json(indent=2))

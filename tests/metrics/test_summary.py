@@ -121,6 +121,10 @@ def test_summary_metric_names() -> None:
     task = TaskResult(
         task="qa", method="trained", model="m", n=4, accuracy=0.5, ci_low=0.1, ci_high=0.9, delta=-0.25
     )
+    needle = TaskResult(
+        task="needle", method="tail", model="m", n=3, accuracy=0.75, ci_low=0.2, ci_high=0.9, rate=0.25,
+        by_position=[1.0, None],
+    )  # fmt: skip
     cmp = Comparison(
         method="trained", baseline="truncate", rate=0.5, metric="cloze", model="m", n=4,
         method_mean=0.5, baseline_mean=0.25, diff=0.25, ci_low=0.0, ci_high=0.5, mde=0.3,
@@ -132,7 +136,7 @@ def test_summary_metric_names() -> None:
         threshold=0.5,
         methods=[trained],
         curves=[trained, curve],
-        tasks=[task],
+        tasks=[task, needle],
         headline=[cmp],
     )
     names = summary_metrics(summary)
@@ -141,5 +145,10 @@ def test_summary_metric_names() -> None:
     assert names["curve/truncate@0.5/achieved_rate"] == 0.5
     assert "curve/trained@None/achieved_rate" not in names and "trained/rate" not in names
     assert names["task/qa/trained/m/accuracy"] == 0.5 and names["task/qa/trained/m/delta"] == -0.25
+    # a gold task at a rate: the rate in the task's name; needle's accuracy by position
+    assert names["task/needle@0.25/tail/m/accuracy"] == 0.75
+    assert names["task/needle@0.25/tail/m/by_position/0"] == 1.0
+    assert names["task/needle@0.25/tail/m/by_position/1"] is None
+    assert not [k for k in names if k.startswith("task/qa/") and "by_position" in k]
     assert names["compare/trained-vs-truncate@0.5/cloze/m/diff"] == 0.25
     assert names["compare/trained-vs-truncate@0.5/cloze/m/mde"] == 0.3

@@ -1,13 +1,18 @@
-"""The evaluate stage's own assembly on hand-made inputs: the per-sample `eval` rows."""
+"""The evaluate stage's own assembly on hand-made inputs: the per-sample `eval` rows, the gold items."""
 
 from __future__ import annotations
 
+import pytest
+from omegaconf import OmegaConf
+
+from compress.errors import CompressError
 from compress.llm.tokens import count_cl100k
 from compress.metrics.gates import PairScore
 from compress.metrics.headline import PointKey
 from compress.metrics.summary import Cloze, Point
 from compress.stages.context import Routed
-from compress.stages.evaluate import _sample_rows
+from compress.stages.evaluate import _gold_items, _sample_rows
+from tests.metrics.test_needle import TEXTS
 
 
 class WordCounter:
@@ -45,3 +50,15 @@ def test_sample_rows_one_per_sample_and_method_at_the_trained_budget() -> None:
     assert (second["cloze_correct"], second["cloze_asked"]) == (0, 1)
     # the number 5 kept, the entity Alice opens the text and so is no fact
     assert second["fact_recall"] == 1.0 and second["reduction"] == 0.5
+
+
+def test_the_needle_draws_from_every_held_out_text_and_says_when_it_finds_no_question() -> None:
+    every = [{"id": f"t{i}", "original": text} for i, text in enumerate(TEXTS)]
+    ev = OmegaConf.create(
+        {"tasks": ["cloze", "needle"], "split": "test", "needle": {"k": 4, "max_items": 7, "parts": 3}}
+    )
+    items = _gold_items(ev, every, seed=0)
+    assert len(items) == 7 and {it.task for it in items} == {"needle"}
+    assert _gold_items(OmegaConf.merge(ev, {"tasks": ["cloze"]}), every, seed=0) == []
+    with pytest.raises(CompressError, match="the 'test' split has 3 texts"):
+        _gold_items(ev, every[:3], seed=0)
