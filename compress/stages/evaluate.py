@@ -8,8 +8,11 @@ per part of the text, `compress.metrics.probes`), scored as equivalence against 
 original, and the cloze blanks of its sample (`compress.metrics.cloze`), graded against the facts.
 Then: the transfer matrix (equivalence per validator model; the worst is the headline),
 preservation by kind, compressor latency, break-even against a target model, gold-answer tasks
-(HumanEval, QA sets) with confidence intervals, paired comparisons of every compressor against
-every baseline (`compress.metrics.compare`), and whether a validator favours the head of a text.
+(needle, HumanEval, QA sets: every method at each of `evaluate.task_rates`, the question as its
+query; `compress.metrics.gold_runner`) with confidence intervals, paired comparisons of every
+compressor against every baseline (`compress.metrics.headline`), and whether a validator favours
+the head of a text. The figures are computed in `compress.metrics`; this module loads, runs, asks,
+assembles and writes.
 """
 
 from __future__ import annotations
