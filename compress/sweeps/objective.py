@@ -16,11 +16,13 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from compress import schemas
+from compress.backends.kinds import compressor_kind
 from compress.errors import CompressError
-from compress.metrics.gold import SAMPLE_TASKS
+from compress.metrics.gold_runner import runner_tasks, task_pairs, task_points
+from compress.metrics.headline import comparison_pairs
+from compress.metrics.summary import summary_metrics
 from compress.schemas import StageRecord
 from compress.stages import ORDER
-from compress.stages.evaluate import comparison_pairs, summary_metrics
 
 # LLM totals every stage records (compress.llm.client.LLMSession.summary)
 LLM_TOTALS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "cost_usd", "retries")
@@ -77,7 +79,7 @@ def _blank(schema: Any, **given: Any) -> Any:
 
 def evaluate_names(cfg: DictConfig) -> list[str]:
     """Every numeric metric name the evaluate stage will record under this config: the summary's
-    names (`compress.stages.evaluate.summary_metrics`) for the methods, rates and tasks it configures."""
+    names (`compress.metrics.summary.summary_metrics`) for the methods, rates and tasks it configures."""
     ev, models = cfg.evaluate, [str(m) for m in cfg.validation.models]
     equiv = {m: 0.0 for m in models}
     cloze = {m: 0.0 for m in models} if "cloze" in [str(t) for t in ev.get("tasks", []) or []] else {}
@@ -99,12 +101,30 @@ def evaluate_names(cfg: DictConfig) -> list[str]:
         for a, b in comparison_pairs(keys)
         for metric, model in [("equivalence", "min"), *(("cloze", m) for m in cloze_models)]
     ]
-    task_methods = dict.fromkeys(["identity", *map(str, ev.get("task_methods", []) or [])])
+    task_names = runner_tasks([str(t) for t in ev.get("tasks", []) or []])
+    points = task_points(
+        list(dict.fromkeys(["identity", *map(str, ev.get("baselines", []) or [])])),
+        [float(r) for r in ev.get("task_rates", []) or []],
+        compressor_kind(cfg).rate_controlled,
+    )
+    positions = int(OmegaConf.select(ev, "needle.k", default=0)) + 1
     tasks = [
-        _blank(schemas.TaskResult, task=str(t), method=m, model=mo)
-        for t in ev.get("tasks", []) or []
-        if str(t) not in SAMPLE_TASKS
-        for m in task_methods
+        _blank(
+            schemas.TaskResult,
+            task=t,
+            method=m,
+            rate=r,
+            model=mo,
+            by_position=[0.0] * positions if t == "needle" else [],
+        )
+        for t in task_names
+        for m, r in points
+        for mo in models
+    ]
+    headline += [
+        _blank(schemas.Comparison, method=a[0], baseline=b[0], rate=a[1], metric=f"task:{t}", model=mo)
+        for t in task_names
+        for a, b in task_pairs(points)
         for mo in models
     ]
     summary = _blank(

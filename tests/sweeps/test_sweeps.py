@@ -131,6 +131,17 @@ def test_metric_names_are_checked_before_anything_runs(tmp_path: Path) -> None:
     cfg.evaluate.tasks = ["qa"]  # gold-answer tasks add their own names
     cfg.optimize.metric = "task/qa/trained/local/gemma3-270m/accuracy"
     objective.check_metric(cfg)
+    cfg.evaluate.tasks = ["cloze", "needle"]  # at each rate, and the generative at its own budget
+    for name in (
+        "task/needle@0.25/selfinfo/local/gemma3-270m/accuracy",
+        "task/needle/trained/local/gemma3-270m/by_position/4",
+        "compare/trained-vs-tail/task:needle/local/gemma3-270m/diff",
+    ):
+        cfg.optimize.metric = name
+        objective.check_metric(cfg)
+    cfg.optimize.metric = "task/needle@0.25/trained/local/gemma3-270m/accuracy"  # it writes its own length
+    with pytest.raises(CompressError, match="no metric"):
+        objective.check_metric(cfg)
     cfg.optimize.metric = "trained/equivalence_mn"
     with pytest.raises(CompressError, match=r"did you mean trained/equivalence_min.*trained/token_reduction"):
         objective.check_metric(cfg)
