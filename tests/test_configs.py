@@ -8,6 +8,7 @@ the YAML, and a misspelt key fails, naming the key.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +41,16 @@ def _compose(overrides: list[str], hydra: bool = False) -> Any:
         return compose(config_name="config", overrides=overrides, return_hydra_config=hydra)
 
 
-def _leaves(node: Any, prefix: str = "") -> dict[str, Any]:
-    """Every leaf of a plain dict as dotted key -> value (`defaults` lists left out)."""
+def _leaves(node: Any, prefix: str = "", whole: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every leaf of a plain dict as dotted key -> value (`defaults` lists left out); a key in `whole`
+    (a field typed as a mapping) is one leaf however many keys its value has."""
     out: dict[str, Any] = {}
     for k, v in node.items():
         if k == "defaults":
             continue
         key = f"{prefix}{k}"
-        out |= _leaves(v, key + ".") if isinstance(v, dict) else {key: v}
+        nested = isinstance(v, dict) and key not in whole
+        out |= _leaves(v, key + ".", whole) if nested else {key: v}
     return out
 
 
@@ -126,6 +129,20 @@ def _schema_leaves(schema: type, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _schema_types(schema: type, prefix: str = "") -> dict[str, Any]:
+    """Every leaf field of a schema dataclass as dotted key -> its type."""
+    out: dict[str, Any] = {}
+    hints = typing.get_type_hints(schema)
+    for f in dataclasses.fields(schema):
+        t = hints[f.name]
+        out |= (
+            _schema_types(t, f"{prefix}{f.name}.")
+            if dataclasses.is_dataclass(t)
+            else {f"{prefix}{f.name}": t}
+        )
+    return out
+
+
 # each schema and the option file that lists it first in its defaults list
 SCHEMA_FILES: list[tuple[type, Path]] = [
     *((schema, CONF / "compressor" / f"{kind}.yaml") for kind, schema in COMPRESSOR_SCHEMAS.items()),
@@ -144,7 +161,8 @@ def test_each_default_is_written_once_in_the_yaml_onto_its_schema(schema: type, 
     fields = _schema_leaves(schema)
     assert {k: v for k, v in fields.items() if v != MISSING} == {}
     # the YAML sets every field, in the schema's order: the composed node prints (and hashes) as it reads
-    assert list(_leaves(raw)) == list(fields)
+    mappings = frozenset(k for k, t in _schema_types(schema).items() if typing.get_origin(t) is dict)
+    assert list(_leaves(raw, whole=mappings)) == list(fields)
     cfg = _compose([f"{path.parent.name}={path.stem}"])
     node = cfg[path.parent.name]
     assert OmegaConf.get_type(node) is schema and not OmegaConf.missing_keys(node)

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from compress.metrics.cloze import ClozeItem, cloze_items, question
+from compress.text.cloze import ClozeItem, cloze_items, question
 from compress.text.units import join_documents
 
 _CONTENT = re.compile(r"[A-Za-z_][\w.]{3,}")

@@ -42,10 +42,12 @@ DOCS = [
 
 def selector_cfg(**over: Any) -> Any:
     """The job config the train stage would pass: conf/compressor/selector.yaml with overrides."""
+    node = OmegaConf.load(ROOT / "conf" / "compressor" / "selector.yaml")
+    node.pop("defaults")  # Hydra's defaults list: the schema it composes onto
     cfg = OmegaConf.create(
         {
             "seed": 0,
-            "compressor": OmegaConf.load(ROOT / "conf" / "compressor" / "selector.yaml"),
+            "compressor": node,
             "tokens": {"model": "local/gemma3-270m"},
             "validation": {"models": ["local/gemma3-270m"]},
         }

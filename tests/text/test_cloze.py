@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from compress.metrics.cloze import BLANK, cloze_items, grade, question, sentence_spans
+from compress.text.cloze import BLANK, cloze_items, grade, question
+from compress.text.units import sentence_spans
 
 TEXT = (
     "The parser reads the header with read_header before anything else in the file.\n"
