@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_from_disk
@@ -28,6 +29,7 @@ from compress.backends.kinds import CompressorKind, compressor_kind
 from compress.compressors.base import Compressor, Request, tokens_at
 from compress.compressors.baselines import BaselineContext, make_baseline, scoring_model
 from compress.errors import CompressError
+from compress.library.export import find_adapter
 from compress.library.trained import load_trained
 from compress.llm.tokens import TokenCounter, count_cl100k
 from compress.metrics import cloze, gold
@@ -121,6 +123,14 @@ def _methods(ctx: StageContext, counter: TokenCounter) -> Methods:
     # identity is always there: the reference every comparison and the cloze accuracy start from
     matched = list(dict.fromkeys(["identity", *map(str, ev.baselines)]))
     fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*matched, *map(str, ev.rate_methods)])}
+    for name, run in (ev.get("compare_runs") or {}).items():
+        if name in fns or name in ("trained", "teacher"):
+            raise CompressError(
+                f"evaluate.compare_runs: {name!r} is already a method's name; call that run something else."
+            )
+        # another run's trained compressor, on the CPU in float32 (a classifier or selector runs there)
+        fns[name] = load_trained(find_adapter(Path(str(run))), ctx.cache, counter=counter)
+        matched.append(name)
     return Methods(compressor, kind, fns, matched)
 
 

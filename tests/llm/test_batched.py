@@ -24,6 +24,10 @@ QUESTIONS = [
 ]
 
 
+# logits this close are a near-tie that kernel rounding can break either way
+TIE = 1.0
+
+
 def _prompt(question: str, text: str = TEXT) -> str:
     return render_prompt(
         [{"role": "user", "content": f"Text:\n{text}\n\nQuestion: {question}"}], "completion"
@@ -40,14 +44,48 @@ def engines() -> Iterator[tuple[BatchedLlamaCpp, LlamaCppEngine]]:
 
 
 def test_a_lone_prompt_gets_the_one_sequence_answer(engines: tuple[BatchedLlamaCpp, LlamaCppEngine]) -> None:
+    """Greedy answers of both engines agree up to a numeric near-tie. The batched engine runs other
+    kernels (a unified cache for several sequences, prefixes copied between slots), so on a loaded
+    machine its logits can differ from the one-sequence engine's in the last bits, and where two tokens
+    nearly tie greedy decoding may take the other one (seen once: 'The object ...' against ' The json
+    ...'). What must hold: the same prompt length, and where the two answers part, the two tokens are
+    within `TIE` of each other under a one-sequence scorer fed the common prefix; a wrong cache or a
+    wrong position would give a token far below the best."""
+    from llama_cpp import Llama
+
     batched, single = engines
-    for q in QUESTIONS[:2]:
-        a, b = batched.complete(_prompt(q), 24, 0.0, ["\n\n"]), single.complete(_prompt(q), 24, 0.0, ["\n\n"])
-        assert (a.text, a.completion_tokens, a.finish_reason) == (
-            b.text,
-            b.completion_tokens,
-            b.finish_reason,
-        )
+    scorer = Llama(
+        model_path=str(gguf_path("gemma3-270m", CACHE)),
+        n_ctx=1024,
+        n_threads=2,
+        use_mmap=False,
+        logits_all=True,
+        verbose=False,
+    )
+    try:
+        for q in QUESTIONS[:2]:
+            prompt = _prompt(q)
+            a, b = batched.complete(prompt, 24, 0.0, ["\n\n"]), single.complete(prompt, 24, 0.0, ["\n\n"])
+            assert a.prompt_tokens == b.prompt_tokens and a.finish_reason in ("stop", "length")
+            if a.text == b.text:
+                continue
+            head = scorer.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
+            # an answer cut at a stop string comes back with its leading space stripped: put it back
+            lead = next((t[: len(t) - len(t.lstrip())] for t in (a.text, b.text) if t != t.lstrip()), "")
+            ta = scorer.tokenize((lead + a.text.lstrip()).encode("utf-8"), add_bos=False, special=False)
+            tb = scorer.tokenize((lead + b.text.lstrip()).encode("utf-8"), add_bos=False, special=False)
+            d = next(
+                i for i in range(min(len(ta), len(tb)) + 1) if i == min(len(ta), len(tb)) or ta[i] != tb[i]
+            )
+            if d == min(len(ta), len(tb)):
+                continue  # one is the other cut shorter (a stop string met at another token)
+            scorer.reset()
+            scorer.eval(head + ta[:d])
+            row = scorer.scores[len(head) + d - 1]
+            assert abs(float(row[ta[d]]) - float(row[tb[d]])) < TIE, (a.text, b.text, d)
+            assert float(row.max()) - max(float(row[ta[d]]), float(row[tb[d]])) < TIE, (a.text, b.text)
+    finally:
+        scorer.close()
 
 
 def test_many_callers_at_once_within_their_limits(engines: tuple[BatchedLlamaCpp, LlamaCppEngine]) -> None:
