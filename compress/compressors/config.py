@@ -83,6 +83,7 @@ class PriorConfig(Schema):
 
     first: float = MISSING
     head: float = MISSING
+    doc: float = MISSING
 
 
 @dataclass
@@ -95,6 +96,7 @@ class SelectorConfig(Schema):
     max_length: int = MISSING
     overlap: int = MISSING
     max_query_tokens: int = MISSING
+    mark_matches: bool = MISSING
     labels: AnswerLabelsConfig = field(default_factory=AnswerLabelsConfig)
     lr: float = MISSING
     epochs: int = MISSING

@@ -120,20 +120,37 @@ class Framing:
         """Text tokens one window holds beside the special tokens and the query."""
         return max(8, max_length - 2 - (len(query) + 1 if query else 0))
 
-    def window(self, row: int, ids: np.ndarray, start: int, end: int, query: list[int]) -> Window:
-        """The framed input of text tokens [start, end) with the query."""
+    def window(
+        self,
+        row: int,
+        ids: np.ndarray,
+        start: int,
+        end: int,
+        query: list[int],
+        marks: np.ndarray | None = None,
+    ) -> Window:
+        """The framed input of text tokens [start, end) with the query; `marks` (per text token) sets
+        the segment id of the text tokens it marks to the query's: the words the question names."""
         first = [self.cls, *ids[start:end].tolist(), self.sep]
         second = [*query, self.sep] if query else []
-        return Window(row, start, end, first + second, [0] * len(first) + [1] * len(second))
+        types = [0] * len(first) if marks is None else [0, *marks[start:end].astype(int).tolist(), 0]
+        return Window(row, start, end, first + second, types + [1] * len(second))
 
 
 def windows_of(
-    framing: Framing, encoded: Sequence[Encoded], queries: Sequence[list[int]], max_length: int, overlap: int
+    framing: Framing,
+    encoded: Sequence[Encoded],
+    queries: Sequence[list[int]],
+    max_length: int,
+    overlap: int,
+    marks: Sequence[np.ndarray | None] | None = None,
 ) -> list[Window]:
+    """Every text's windows (each with its query as the second segment, and its token marks)."""
     out = []
     for row, (e, q) in enumerate(zip(encoded, queries, strict=True)):
         cap = framing.capacity(max_length, q)
-        out += [framing.window(row, e.ids, s, t, q) for s, t in spans_of(len(e.ids), cap, overlap)]
+        m = marks[row] if marks is not None else None
+        out += [framing.window(row, e.ids, s, t, q, m) for s, t in spans_of(len(e.ids), cap, overlap)]
     return out
 
 

@@ -49,7 +49,7 @@ from compress.errors import CompressError
 from compress.llm.tokens import TokenCounter
 from compress.teachers.answers import AnswerExample, answer_examples, held_out, normal
 from compress.text.units import join_documents, shape_of, units_of
-from compress.text.words import protected
+from compress.text.words import protected, query_words
 from compress.training.device import resolve_device
 from compress.training.loop import StepLog, batches, run_steps
 
@@ -71,12 +71,16 @@ class SelectorMeta(BaseModel):
     inference_batch: int = 16
     quantize: str = "none"
     threads: int | None = None
+    # the text's tokens of the words the question names carry the question's segment id
+    mark_matches: bool = False
     # the budget when a request gives none
     rate: float = 0.5
     # added to a unit's score: it opens a document (a paragraph, a turn, a definition, a text of a list);
     # a decay from the text's head (1 at the start, 0 at the end); BM25 against the query, scaled to [0, 1]
     prior_first: float = 0.0
     prior_head: float = 0.0
+    # times the best score of the unit's document: a document that answers keeps its context together
+    prior_doc: float = 0.0
     lexical: float = 0.0
     protect: list[str] = ["numbers", "identifiers"]
     # whose tokens its budgets count unless the loader is given a counter
@@ -110,9 +114,13 @@ class SelectorCompressor:
         import torch
 
         qids = [self._query_ids(q) for q in queries]
+        marks = [
+            match_marks(e, q) if self.meta.mark_matches else None
+            for e, q in zip(encoded, queries, strict=True)
+        ]
         wins = [
             w
-            for w in windows_of(self.framing, encoded, qids, self.meta.max_length, self.meta.overlap)
+            for w in windows_of(self.framing, encoded, qids, self.meta.max_length, self.meta.overlap, marks)
             if w.end > w.start
         ]
         sums = [np.zeros(len(e.ids)) for e in encoded]
@@ -167,6 +175,11 @@ class SelectorCompressor:
             lex = bm25_scores([lay.text[u.start : u.end] for u in lay.units], query)
             if lex.max() > 0:
                 score = score + m.lexical * lex / lex.max()
+        if m.prior_doc:
+            doc = np.asarray([u.doc for u in lay.units], dtype=np.int64)
+            best = np.full(int(doc.max()) + 1, -np.inf)
+            np.maximum.at(best, doc, score)
+            score = score + m.prior_doc * best[doc]
         return score
 
     def budget_of(self, r: Request) -> int:
@@ -212,6 +225,13 @@ class SelectorCompressor:
         if rate is not None:
             target_tokens = tokens_at(rate, self.counter.count(text))
         return self.compress_many([Request(text, target_tokens, domain, query, (), threshold)])[0].text
+
+
+def match_marks(e: Encoded, query: str | None) -> np.ndarray | None:
+    """Per sub-word token of the text, whether its word is one the question names (no question: None)."""
+    if not query or not query.strip():
+        return None
+    return query_words(e.words, query)[e.word_of]
 
 
 def _domain_name(r: Request) -> str | None:
@@ -277,7 +297,12 @@ class _SourceCfg:
 
 
 def labelled_windows(
-    tok: Any, examples: Sequence[AnswerExample], max_length: int, overlap: int, max_query: int
+    tok: Any,
+    examples: Sequence[AnswerExample],
+    max_length: int,
+    overlap: int,
+    max_query: int,
+    mark: bool = False,
 ) -> list[Window]:
     """Each example's encoder windows, every text token labelled by its unit: 1 where the unit holds
     what the answer needs, else 0 (the special tokens and the question are ignored)."""
@@ -296,9 +321,10 @@ def labelled_windows(
         unit_of_word = np.clip(np.searchsorted(starts, e.words.starts, side="right") - 1, 0, len(units) - 1)
         tok_labels = label[unit_of_word[e.word_of]]
         q = list(tok(ex.query, add_special_tokens=False)["input_ids"][:max_query]) if ex.query else []
+        marks = match_marks(e, ex.query) if mark else None
         cap = framing.capacity(max_length, q)
         for s, t in spans_of(len(e.ids), cap, overlap):
-            w = framing.window(0, e.ids, s, t, q)
+            w = framing.window(0, e.ids, s, t, q, marks)
             w.labels = [IGNORE, *tok_labels[s:t].tolist()] + [IGNORE] * (len(w.ids) - 1 - (t - s))
             out.append(w)
     return out
@@ -387,9 +413,11 @@ def train_selector(
         inference_batch=ccfg.inference_batch,
         quantize=ccfg.quantize,
         threads=ccfg.threads,
+        mark_matches=ccfg.mark_matches,
         rate=ccfg.rate,
         prior_first=ccfg.prior.first,
         prior_head=ccfg.prior.head,
+        prior_doc=ccfg.prior.doc,
         lexical=ccfg.lexical,
         protect=list(ccfg.protect),
         tokens_model=str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),

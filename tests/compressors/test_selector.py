@@ -10,15 +10,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from pydantic import ValidationError
+from transformers import AutoTokenizer
 
 from compress.compressors.base import Request
 from compress.compressors.coarse import parses
+from compress.compressors.encoder import BUNDLED_ENCODER, Framing, encode, encoder_path
 from compress.compressors.selector import (
     SelectorCompressor,
     SelectorMeta,
     load_selector,
+    match_marks,
     text_pool,
     train_selector,
 )
@@ -43,6 +46,7 @@ DOCS = [
 def selector_cfg(**over: Any) -> Any:
     """The job config the train stage would pass: conf/compressor/selector.yaml with overrides."""
     node = OmegaConf.load(ROOT / "conf" / "compressor" / "selector.yaml")
+    assert isinstance(node, DictConfig)
     node.pop("defaults")  # Hydra's defaults list: the schema it composes onto
     cfg = OmegaConf.create(
         {
@@ -196,3 +200,18 @@ def test_a_trained_selector_keeps_the_unit_that_answers(tmp_path: Path) -> None:
         for sentence, q in asks.items():
             (out,) = sel.compress_many([Request(context, budget, query=q)])
             assert sentence in out.text, (shift, q, out.text)
+
+
+def test_the_words_a_question_names_carry_its_segment_id() -> None:
+    tok = AutoTokenizer.from_pretrained(encoder_path(BUNDLED_ENCODER))
+    e = encode(tok, "The zlib level is 6. The heap index is 0.")
+    marks = match_marks(e, "Which compression level does zlib use?")
+    assert marks is not None and match_marks(e, None) is None and match_marks(e, "  ") is None
+    named = {e.words.word(int(w)) for w in e.word_of[marks]}
+    assert named == {"zlib", "level"}
+    q = tok("Which level?", add_special_tokens=False)["input_ids"]
+    w = Framing(tok).window(0, e.ids, 0, len(e.ids), q, marks)
+    # [CLS] text [SEP] | question [SEP]: text tokens of named words get the question's id
+    assert w.type_ids == [0, *marks.astype(int).tolist(), 0] + [1] * (len(q) + 1)
+    plain = Framing(tok).window(0, e.ids, 0, len(e.ids), q)
+    assert plain.type_ids == [0] * (len(e.ids) + 2) + [1] * (len(q) + 1)
