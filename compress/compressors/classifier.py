@@ -29,7 +29,6 @@ from compress.compressors.base import Compressed, Request, check_budget, tokens_
 from compress.compressors.config import ClassifierConfig
 from compress.compressors.encoder import (
     IGNORE,
-    Encoded,
     Framing,
     Window,
     encode,
@@ -37,7 +36,9 @@ from compress.compressors.encoder import (
     pad_batch,
     quantize_int8,
     spans_of,
+    token_probabilities,
     windows_of,
+    word_probs,
 )
 from compress.compressors.generative import META_FILE
 from compress.errors import CompressError
@@ -89,16 +90,6 @@ class ClassifierMeta(BaseModel):
         (adapter_dir / META_FILE).write_text(json.dumps(self.model_dump(), indent=2))
 
 
-def word_probs(e: Encoded, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per word, the mean keep probability of its sub-word tokens (each token's averaged over the
-    windows holding it); a word with no token (a character the tokenizer drops) gets 0."""
-    tok_p = sums / np.maximum(counts, 1)
-    n = len(e.words)
-    total = np.bincount(e.word_of, weights=tok_p, minlength=n)
-    k = np.bincount(e.word_of, minlength=n)
-    return np.where(k > 0, total / np.maximum(k, 1), 0.0)
-
-
 class ClassifierCompressor:
     """A trained keep/drop token classifier, rate-controlled in the target model's tokens.
 
@@ -129,31 +120,12 @@ class ClassifierCompressor:
         return list(ids[: self.max_query])
 
     def probabilities(self, texts: Sequence[str], queries: Sequence[str | None]) -> list[np.ndarray]:
-        """Each text's per-word keep probabilities; all windows of all texts in batches of
-        `inference_batch`, sorted by length so a batch pads little."""
-        import torch
-
+        """Each text's per-word keep probabilities (`encoder.token_probabilities`, averaged per word)."""
         encoded = [encode(self.tok, t) for t in texts]
         qids = [self._query_ids(q) for q in queries]
-        wins = [
-            w
-            for w in windows_of(self.framing, encoded, qids, self.max_length, self.overlap)
-            if w.end > w.start
-        ]
-        sums = [np.zeros(len(e.ids)) for e in encoded]
-        counts = [np.zeros(len(e.ids)) for e in encoded]
-        wins.sort(key=lambda w: len(w.ids))
-        with torch.inference_mode():
-            for b in range(0, len(wins), self.batch):
-                batch = wins[b : b + self.batch]
-                inputs = pad_batch(self.framing, batch, self.device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
-                    logits = self.model(**inputs).logits
-                keep = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
-                for i, w in enumerate(batch):
-                    sums[w.row][w.start : w.end] += keep[i, 1 : 1 + w.end - w.start]
-                    counts[w.row][w.start : w.end] += 1
-        return [word_probs(e, s, c) for e, s, c in zip(encoded, sums, counts, strict=True)]
+        wins = windows_of(self.framing, encoded, qids, self.max_length, self.overlap)
+        probs = token_probabilities(self.model, self.framing, encoded, wins, self.batch, self.device)
+        return [word_probs(e, p) for e, p in zip(encoded, probs, strict=True)]
 
     def budget_of(self, r: Request) -> int:
         """The request's budget in target tokens: its own, else the trained rate of the text."""

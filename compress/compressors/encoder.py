@@ -171,6 +171,39 @@ def pad_batch(framing: Framing, batch: Sequence[Window], device: str) -> dict[st
     return inputs
 
 
+def word_probs(e: Encoded, tok_p: np.ndarray) -> np.ndarray:
+    """Per word, the mean keep probability of its sub-word tokens; a word with no token (a character
+    the tokenizer drops) gets 0."""
+    n = len(e.words)
+    total = np.bincount(e.word_of, weights=tok_p, minlength=n)
+    k = np.bincount(e.word_of, minlength=n)
+    return np.where(k > 0, total / np.maximum(k, 1), 0.0)
+
+
+def token_probabilities(
+    model: Any, framing: Framing, encoded: Sequence[Encoded], wins: Sequence[Window], batch: int, device: str
+) -> list[np.ndarray]:
+    """Per text, each sub-word token's probability of label 1, averaged over the windows that hold it:
+    every window of every text through the model, `batch` at a time, sorted by length so a batch pads
+    little."""
+    import torch
+
+    sums = [np.zeros(len(e.ids)) for e in encoded]
+    counts = [np.zeros(len(e.ids)) for e in encoded]
+    ordered = sorted((w for w in wins if w.end > w.start), key=lambda w: len(w.ids))
+    with torch.inference_mode():
+        for b in range(0, len(ordered), batch):
+            chunk = ordered[b : b + batch]
+            inputs = pad_batch(framing, chunk, device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+                logits = model(**inputs).logits
+            keep = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
+            for i, w in enumerate(chunk):
+                sums[w.row][w.start : w.end] += keep[i, 1 : 1 + w.end - w.start]
+                counts[w.row][w.start : w.end] += 1
+    return [s / np.maximum(c, 1) for s, c in zip(sums, counts, strict=True)]
+
+
 def quantize_int8(model: Any) -> Any:
     """The model with its linear layers dynamically quantised to int8 (CPU inference only)."""
     import torch

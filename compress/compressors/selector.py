@@ -41,7 +41,9 @@ from compress.compressors.encoder import (
     pad_batch,
     quantize_int8,
     spans_of,
+    token_probabilities,
     windows_of,
+    word_probs,
 )
 from compress.compressors.generative import META_FILE
 from compress.data.corpora import SOURCES
@@ -110,34 +112,16 @@ class SelectorCompressor:
 
     def token_probs(self, encoded: Sequence[Encoded], queries: Sequence[str | None]) -> list[np.ndarray]:
         """Per text, each sub-word token's probability that the answer needs it (averaged over the
-        windows that hold it); every window of every text in batches sorted by length."""
-        import torch
-
+        windows that hold it)."""
         qids = [self._query_ids(q) for q in queries]
         marks = [
             match_marks(e, q) if self.meta.mark_matches else None
             for e, q in zip(encoded, queries, strict=True)
         ]
-        wins = [
-            w
-            for w in windows_of(self.framing, encoded, qids, self.meta.max_length, self.meta.overlap, marks)
-            if w.end > w.start
-        ]
-        sums = [np.zeros(len(e.ids)) for e in encoded]
-        counts = [np.zeros(len(e.ids)) for e in encoded]
-        wins.sort(key=lambda w: len(w.ids))
-        step = self.meta.inference_batch
-        with torch.inference_mode():
-            for b in range(0, len(wins), step):
-                batch = wins[b : b + step]
-                inputs = pad_batch(self.framing, batch, self.device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.startswith("cuda")):
-                    logits = self.model(**inputs).logits
-                keep = torch.softmax(logits.float(), dim=-1)[..., 1].cpu().numpy()
-                for i, w in enumerate(batch):
-                    sums[w.row][w.start : w.end] += keep[i, 1 : 1 + w.end - w.start]
-                    counts[w.row][w.start : w.end] += 1
-        return [s / np.maximum(c, 1) for s, c in zip(sums, counts, strict=True)]
+        wins = windows_of(self.framing, encoded, qids, self.meta.max_length, self.meta.overlap, marks)
+        return token_probabilities(
+            self.model, self.framing, encoded, wins, self.meta.inference_batch, self.device
+        )
 
     def score(self, requests: Sequence[Request]) -> list[Scored]:
         """Each request's layout with its unit and word scores (one batch through the encoder)."""
@@ -146,9 +130,7 @@ class SelectorCompressor:
         out = []
         for r, e, p in zip(requests, encoded, probs, strict=True):
             lay = layout(r.text, shape_of(_domain_name(r), r.text), self.counter, e.words)
-            n = len(e.words)
-            per_word = np.bincount(e.word_of, weights=p, minlength=n)
-            word = per_word / np.maximum(np.bincount(e.word_of, minlength=n), 1)
+            word = word_probs(e, p)
             patterns = list(r.domain.get("protect_patterns") or []) if r.domain is not None else []
             # the domain's protected facts are kept inside the one unit filled word by word; they do
             # not force units in (the caller's force_tokens do)

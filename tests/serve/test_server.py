@@ -193,6 +193,14 @@ BAD: list[tuple[str, dict[str, Any], int, list[str]]] = [
     # 5,000 levels (10 kB): the JSON parser's recursion once escaped as a 500 and reset the connection
     ("nested too deep", {"content": b'{"text": ' + b"[" * 5000 + b"]" * 5000 + b"}"}, 400, ["nested", "64"]),
     ("nested past the limit", {"content": b'{"text": ' + b"[" * 70 + b"]" * 70 + b"}"}, 400, ["nested"]),
+    ("threshold and rate", {"json": {"text": "a b c", "rate": 0.5, "threshold": 0.3}}, 422, ["not several"]),
+    ("threshold on truncation", {"json": {"text": LONG, "threshold": 0.3}}, 422, ["threshold=0.3", "budget"]),
+    (
+        "joint on truncation",
+        {"json": {"texts": [LONG, LONG], "rate": 0.5, "joint": True}},
+        422,
+        ["joint=True"],
+    ),
     ("unknown domain", {"json": {"text": LONG, "rate": 0.5, "domain": "poetry"}}, 422, ["domain", "poetry"]),
     ("body over the limit", {"json": {"text": "x " * 15000}}, 413, ["20000 bytes", "--max-body-bytes"]),
     ("too many texts", {"json": {"texts": ["a b"] * 5}}, 413, ["5 texts", "limit of 4", "--max-texts"]),
