@@ -35,6 +35,7 @@ from compress.compressors.encoder import (
     load_encoder,
     pad_batch,
     quantize_int8,
+    save_encoder,
     spans_of,
     token_probabilities,
     windows_of,
@@ -323,11 +324,7 @@ def train_classifier(
         steps_log,
         "train classifier",
     )
-    adapter = out_dir / "adapter"
-    adapter.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    model.save_pretrained(str(adapter))
-    tok.save_pretrained(str(adapter))
+    adapter = save_encoder(model, tok, out_dir)
     rates = [
         float(r["compressed_tokens"]) / max(1, int(r["original_tokens"]))
         for r in usable

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -202,6 +203,16 @@ def token_probabilities(
                 sums[w.row][w.start : w.end] += keep[i, 1 : 1 + w.end - w.start]
                 counts[w.row][w.start : w.end] += 1
     return [s / np.maximum(c, 1) for s, c in zip(sums, counts, strict=True)]
+
+
+def save_encoder(model: Any, tok: Any, out_dir: Path) -> Path:
+    """The trained encoder and its tokenizer written to `out_dir/adapter` (made if missing); its path."""
+    adapter = out_dir / "adapter"
+    adapter.mkdir(parents=True, exist_ok=True)
+    model.eval()
+    model.save_pretrained(str(adapter))
+    tok.save_pretrained(str(adapter))
+    return adapter
 
 
 def quantize_int8(model: Any) -> Any:

@@ -40,6 +40,7 @@ from compress.compressors.encoder import (
     load_encoder,
     pad_batch,
     quantize_int8,
+    save_encoder,
     spans_of,
     token_probabilities,
     windows_of,
@@ -381,11 +382,7 @@ def train_selector(
         steps_log,
         "train selector",
     )
-    adapter = out_dir / "adapter"
-    adapter.mkdir(parents=True, exist_ok=True)
-    model.eval()
-    model.save_pretrained(str(adapter))
-    tok.save_pretrained(str(adapter))
+    adapter = save_encoder(model, tok, out_dir)
     SelectorMeta(
         encoder=ccfg.encoder,
         encoder_layers=ccfg.encoder_layers,
