@@ -185,6 +185,17 @@ def test_every_compressor_option_composes_onto_its_kinds_schema(option: str) -> 
     assert dataclasses.asdict(typed) == node
 
 
+@pytest.mark.parametrize("option", GROUPS["compressor"])
+def test_each_kind_reads_its_own_options(option: str) -> None:
+    # the evaluate stage asks these of the kind before it loads the compressor: a kind that read another
+    # kind's schema failed there, after a whole train stage (the selector read ClassifierConfig)
+    cfg = _compose([f"compressor={option}"])
+    kind = KINDS[str(cfg.compressor.name)]
+    device, dtype = kind.inference_device(cfg)
+    assert device in {"cpu", "cuda", "mps"} and dtype
+    assert 1 <= kind.budget(cfg, 200) <= 200
+
+
 def test_every_kind_has_a_schema_and_an_option_of_its_name() -> None:
     assert set(COMPRESSOR_SCHEMAS) == set(KINDS)
     assert set(COMPRESSOR_SCHEMAS) <= set(GROUPS["compressor"])

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from compress.backends import get_backend
 from compress.compressors.base import tokens_at
 from compress.compressors.classifier import train_classifier
-from compress.compressors.config import ClassifierConfig
+from compress.compressors.config import ClassifierConfig, SelectorConfig
 from compress.compressors.selector import train_selector
 from compress.errors import CompressError
 from compress.teachers.base import effective_rate
@@ -99,8 +99,7 @@ class Classifier:
     def inference_device(self, cfg: Any) -> tuple[str, str]:
         """CUDA when `compressor.device` allows and there is one, else the CPU; float32 weights
         (CUDA runs them under bfloat16 autocast)."""
-        pref = ClassifierConfig.of(cfg.compressor).device
-        return ("cuda" if pref in {"auto", "cuda"} and cuda_available() else "cpu"), "float32"
+        return _encoder_device(ClassifierConfig.of(cfg.compressor).device)
 
 
 class Selector:
@@ -120,8 +119,12 @@ class Selector:
         return tokens_at(float(cfg.compressor.rate), n_tokens)
 
     def inference_device(self, cfg: Any) -> tuple[str, str]:
-        """As the classifier: CUDA when allowed and present, else the CPU; float32 weights."""
-        return KINDS["classifier"].inference_device(cfg)
+        """As the classifier, from the selector's own `compressor.device`."""
+        return _encoder_device(SelectorConfig.of(cfg.compressor).device)
+
+
+def _encoder_device(pref: str) -> tuple[str, str]:
+    return ("cuda" if pref in {"auto", "cuda"} and cuda_available() else "cpu"), "float32"
 
 
 KINDS: dict[str, CompressorKind] = {
