@@ -46,8 +46,8 @@ NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 if [ "$(uname -m)" = x86_64 ] && echo | ${CC:-cc} $NO_AMX -E - >/dev/null 2>&1; then
   export CFLAGS="${CFLAGS:-} $NO_AMX" CXXFLAGS="${CXXFLAGS:-} $NO_AMX"
 fi
-echo "setup: installing compress with the llama.cpp engine, mlx (CPU), the Tinker SDK, langchain and the HTTP server (the first build of llama-cpp-python takes minutes)"
-python -m pip install -q -e ".[dev,llamacpp,mlx,tinker,langchain,serve]"
+echo "setup: installing compress with the llama.cpp engine, mlx (CPU), the Tinker SDK, langchain, llamaindex, LiteLLM's proxy and the HTTP server (the first build of llama-cpp-python takes minutes)"
+python -m pip install -q -e ".[dev,llamacpp,mlx,tinker,langchain,llamaindex,litellm-proxy,serve]"
 # Convert the bundled GGUF to a transformers copy once (about a minute), so the first run starts fast,
 # and check that llama.cpp runs it here. A wheel built before (pip's cache, an older .venv) may still
 # hold AMX code: then rebuild it from source with the flags above, bypassing the cache.

@@ -1,1 +1,2 @@
-"""Integrations with other frameworks, each an optional extra: `langchain` (pip install 'compress[langchain]')."""
+"""Integrations with other frameworks, each an optional extra: `langchain`, `llamaindex` and
+`litellm-proxy` (pip install 'compress[langchain]')."""

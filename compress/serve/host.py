@@ -14,6 +14,7 @@ counting tokens with cl100k (bundled, instant to load) and saying so in `tokeniz
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import json
 import logging
@@ -207,6 +208,14 @@ class CompressorHost:
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def wait_loaded(self, timeout_s: float) -> None:
+        """Wait at most `timeout_s` for the load in progress to end (ready or failed); a caller that
+        would rather wait for the compressor than have its first texts passed through calls this."""
+        if self._task is not None and not self._task.done():
+            # shielded: a caller that stops waiting must not cancel the load itself
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
 
     def loading_seconds(self) -> float:
         """Seconds since the current load began."""

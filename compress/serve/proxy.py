@@ -215,6 +215,31 @@ def headers(info: dict[str, Any]) -> dict[str, str]:
     return {f"x-compress-{k.replace('_', '-')}": str(info[k]) for k in names if info.get(k) is not None}
 
 
+async def compress_messages(
+    messages: list[dict[str, Any]], rules: ProxySelect, over: Overrides, host: CompressorHost
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The messages with what `rules` select compressed by `host` (a request's `over` budget first),
+    every `<compress>` tag and marker removed, and the summary of what compression did.
+
+    The compressor failing passes the texts through (`host.compress_failing_open`); the proxy and the
+    LiteLLM hook (`compress.integrations.litellm`) both compress through here."""
+    segments, query = select(messages, rules) if over.enabled else ([], None)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    outcome: Outcome | None = None
+    if segments:
+        if over.rate is not None or over.target_tokens is not None:
+            budget = {"rate": over.rate, "target_tokens": over.target_tokens}
+        else:
+            budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
+        texts = [s.text for s in segments]
+        outcome = await host.compress_failing_open(texts, budget | {"query": query}, ROUTE, param="compress")
+        messages = apply(messages, segments, [r["compressed"] for r in outcome.results], rules.spans)
+    else:
+        messages = apply(messages, [], [], rules.spans)
+    return messages, summary(outcome, host, loop.time() - t0, len(segments))
+
+
 def provider_of(model: str) -> str:
     """LiteLLM's provider name for a model string (the prefix when LiteLLM does not know it)."""
     try:
@@ -267,23 +292,8 @@ class Proxy:
             check_budget(over.rate, over.target_tokens)
         except CompressError as exc:
             raise HTTPProblem(422, f"compress.rate, compress.target_tokens: {exc}", param="compress") from exc
-        segments, query = select(messages, rules) if over.enabled else ([], None)
-        loop = asyncio.get_running_loop()
-        t0 = loop.time()
-        outcome: Outcome | None = None
-        if segments:
-            if over.rate is not None or over.target_tokens is not None:
-                budget = {"rate": over.rate, "target_tokens": over.target_tokens}
-            else:
-                budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
-            texts = [s.text for s in segments]
-            outcome = await self.host.compress_failing_open(
-                texts, budget | {"query": query}, ROUTE, param="compress"
-            )
-            messages = apply(messages, segments, [r["compressed"] for r in outcome.results], rules.spans)
-        else:
-            messages = apply(messages, [], [], rules.spans)
-        return body, messages, summary(outcome, self.host, loop.time() - t0, len(segments))
+        messages, info = await compress_messages(messages, rules, over, self.host)
+        return body, messages, info
 
     def _call_kwargs(self, body: ChatBody, messages: list[dict[str, Any]]) -> dict[str, Any]:
         params = {k: v for k, v in (body.model_extra or {}).items()}
