@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from compress.export import main as export_main
 from tests.conftest import CACHE, ROOT
 
@@ -103,6 +105,7 @@ def test_clear_errors(tmp_path: Path) -> None:
     assert proc.returncode == 2 and b"(0, 1]" in proc.stderr
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_text_with_a_package(smoke_run: Path, tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     assert export_main([str(smoke_run), "--package", str(pkg), "--gguf"]) == 0

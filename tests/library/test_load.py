@@ -121,6 +121,7 @@ def test_selfinfo_uses_each_domains_unit_and_keeps_forced_strings() -> None:
         assert all(w in forced.compressed for w in dropped), (dropped, forced.compressed)
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_trained_run_and_its_package_give_the_same_output(
     smoke_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -144,6 +145,7 @@ def test_trained_run_and_its_package_give_the_same_output(
     assert [r.domain for r in from_run] == ["nl", "code"]
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_package_manifest_records_the_run(smoke_run: Path, tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     manifest = write_package(smoke_run, pkg, CACHE, version="0.3.0")

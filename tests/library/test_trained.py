@@ -75,6 +75,7 @@ def _logits(llm: Any, ids: list[int]) -> np.ndarray:
     return np.array(llm.scores[: llm.n_tokens])
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_engines_agree_except_at_near_ties(engines: dict[str, Any]) -> None:
     import torch
 
@@ -140,6 +141,7 @@ def _lead(logits: np.ndarray) -> float:
     return float(top2[1] - top2[0])
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_llama_cpp_is_deterministic_and_capped(engines: dict[str, Any]) -> None:
     cpp = engines["cpp"]
     text = engines["texts"][0]
@@ -152,6 +154,7 @@ def test_llama_cpp_is_deterministic_and_capped(engines: dict[str, Any]) -> None:
         cpp.compress_many([Request("word " * 9000, 8)])
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_gguf_is_exported_once_beside_the_adapter(engines: dict[str, Any]) -> None:
     gguf = engines["adapter"] / GGUF_ADAPTER
     assert gguf.is_file()

@@ -7,6 +7,8 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
+import pytest
+
 from compress import load_compressor
 from compress.library.package import write_package
 from tests.conftest import CACHE
@@ -19,6 +21,7 @@ TEXTS = [
 ]
 
 
+@pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
 def test_a_trained_package_serves_what_the_library_gives(smoke_run: Path, tmp_path: Path) -> None:
     pkg = tmp_path / "pkg"
     manifest = write_package(smoke_run, pkg, CACHE, version="1.2.0")

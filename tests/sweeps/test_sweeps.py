@@ -318,6 +318,7 @@ def test_optuna_search_finishes_and_resumes_without_redoing_trials(search_out: P
     assert summary["savings"]["llm_cache"]["calls"] == 0  # every validator answer came from the cache
 
 
+@pytest.mark.slow  # two whole smoke pipelines, one failing on purpose (about 1 minute): pytest -m slow
 def test_a_failing_job_is_recorded_and_the_sweep_goes_on(search_out: Path, tmp_path: Path) -> None:
     """One job with a bad hyperparameter fails; the others finish; the summary and W&B show all of them."""
     out = search_out
