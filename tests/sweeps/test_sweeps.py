@@ -381,7 +381,8 @@ LAUNCHERS = {
 @pytest.mark.parametrize(
     "launcher",
     [
-        "joblib",
+        # each a whole sweep of smoke pipelines (joblib about 75 s): the default suite keeps to 10 minutes
+        pytest.param("joblib", marks=pytest.mark.slow),
         pytest.param("submitit_local", marks=pytest.mark.slow),
         pytest.param("ray", marks=pytest.mark.slow),
     ],
