@@ -15,15 +15,17 @@ PointKey = tuple[str, float | None]
 
 
 def comparison_pairs(keys: list[PointKey]) -> list[tuple[PointKey, PointKey]]:
-    """Which point is compared with which: at the trained budget, trained against every reference
-    baseline and every other baseline against identity, truncate and selfinfo; at each rate, every
-    method against those listed before it (trained against all) and against identity."""
+    """Which point is compared with which: at the trained budget, trained against every other method
+    there (the reference baselines first, then the rest: bm25, other runs' compressors) and every other
+    baseline against identity, truncate and selfinfo; at each rate, every method against those listed
+    before it (trained against all) and against identity."""
     present = set(keys)
     pairs: list[tuple[PointKey, PointKey]] = []
+    others = [m for m, r in keys if r is None and m not in ("trained", "teacher", *REFERENCES)]
     for method, rate in keys:
         if rate is not None or method in ("identity", "teacher"):  # the teacher is not at the budget
             continue
-        refs = REFERENCES if method == "trained" else REFERENCES[:3]
+        refs = (*REFERENCES, *others) if method == "trained" else REFERENCES[:3]
         pairs += [((method, None), (ref, None)) for ref in refs if ref != method and (ref, None) in present]
     for rate in sorted({r for _, r in keys if r is not None}):
         at = [k for k in keys if k[1] == rate]

@@ -19,17 +19,19 @@ def test_comparison_pairs_at_the_trained_budget_and_at_each_rate() -> None:
         ("truncate", None),
         ("selfinfo", None),
         ("tail", None),
+        ("bm25", None),
         ("trained", 0.5),
         ("truncate", 0.5),
         ("selfinfo", 0.5),
     ]
     N = None
     assert comparison_pairs(keys) == [
-        # trained against every reference baseline there is (random is not)
+        # trained against every reference baseline there is (random is not), then the other methods
         (("trained", N), ("identity", N)),
         (("trained", N), ("truncate", N)),
         (("trained", N), ("selfinfo", N)),
         (("trained", N), ("tail", N)),
+        (("trained", N), ("bm25", N)),
         # every other baseline against identity, truncate and selfinfo; the teacher against none
         (("truncate", N), ("identity", N)),
         (("truncate", N), ("selfinfo", N)),
@@ -38,6 +40,9 @@ def test_comparison_pairs_at_the_trained_budget_and_at_each_rate() -> None:
         (("tail", N), ("identity", N)),
         (("tail", N), ("truncate", N)),
         (("tail", N), ("selfinfo", N)),
+        (("bm25", N), ("identity", N)),
+        (("bm25", N), ("truncate", N)),
+        (("bm25", N), ("selfinfo", N)),
         # at a rate: trained against all, the others against those listed before them; all against identity
         (("trained", 0.5), ("truncate", 0.5)),
         (("trained", 0.5), ("selfinfo", 0.5)),
