@@ -168,6 +168,8 @@ def test_torch_backend_learns_and_its_adapter_reloads(torch_run: Run, rows: list
     _assert_learns_and_reloads(torch_run, rows, "torch")
 
 
+# slow: an MLX training run or the bundled model under mlx (15-20 s each on 2 cores)
+@pytest.mark.slow
 def test_mlx_backend_learns_and_its_adapter_reloads(mlx_run: Run, rows: list[dict[str, Any]]) -> None:
     _assert_learns_and_reloads(mlx_run, rows, "mlx")
     native = mlx_run.out / "adapter" / mb.MLX_SUBDIR
@@ -175,6 +177,8 @@ def test_mlx_backend_learns_and_its_adapter_reloads(mlx_run: Run, rows: list[dic
     assert json.loads((native / "adapter_config.json").read_text())["lora_parameters"]["scale"] == 16 / 8
 
 
+# slow: an MLX training run or the bundled model under mlx (15-20 s each on 2 cores)
+@pytest.mark.slow
 def test_backends_take_the_same_steps(torch_run: Run, mlx_run: Run) -> None:
     """Same examples, batches, masking and model: the first loss (LoRA B starts at zero) is the same;
     with the same optimiser, schedule and LoRA scale the curves stay together (only dropout differs)."""
@@ -190,6 +194,8 @@ def test_backends_take_the_same_steps(torch_run: Run, mlx_run: Run) -> None:
     assert abs(m[-1]["loss"] - t[-1]["loss"]) < 0.3 * fell
 
 
+# slow: an MLX training run or the bundled model under mlx (15-20 s each on 2 cores)
+@pytest.mark.slow
 def test_mlx_adapter_in_peft_format_gives_mlx_logits(
     mlx_run: Run, tiny_dir: Path, rows: list[dict[str, Any]]
 ) -> None:
@@ -294,6 +300,8 @@ def test_mlx_weights_scale_examples_not_duplicate(tiny_mlx: Any) -> None:
     assert tenx == pytest.approx((10 * 3 * la + 3 * lb) / (10 * 3 + 3), rel=1e-4)
 
 
+# slow: an MLX training run or the bundled model under mlx (15-20 s each on 2 cores)
+@pytest.mark.slow
 def test_mlx_reads_the_bundled_models_transformers_config(tok: Any) -> None:
     """mlx-lm runs the bundled model's converted checkpoint like transformers does (RoPE per layer
     type and the sliding-window pattern come from transformers 5's config keys). The one expected
