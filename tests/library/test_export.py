@@ -60,6 +60,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"dir": run_dir, "ids": ids[0].tolist(), "lora": lora, "base": plain}
 
 
+# slow: the module's exported run (a LoRA on the bundled model, merged and converted) takes ~30 s
+@pytest.mark.slow
 def test_merged_logits_equal_base_plus_adapter(run: dict[str, Any]) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -76,6 +78,8 @@ def test_merged_logits_equal_base_plus_adapter(run: dict[str, Any]) -> None:
     np.testing.assert_allclose(logits, run["lora"], atol=2e-3, rtol=1e-4)  # ... and is folded in exactly
 
 
+# slow: the module's exported run (a LoRA on the bundled model, merged and converted) takes ~30 s
+@pytest.mark.slow
 def test_gguf_adapter_follows_llama_cpp_conventions(run: dict[str, Any]) -> None:
     from gguf import GGUFReader
 
@@ -93,6 +97,8 @@ def test_gguf_adapter_follows_llama_cpp_conventions(run: dict[str, Any]) -> None
     assert shapes["blk.16.attn_output.weight.lora_b"] == [4, 640]
 
 
+# slow: the module's exported run (a LoRA on the bundled model, merged and converted) takes ~30 s
+@pytest.mark.slow
 def test_gguf_adapter_changes_llama_cpp_like_torch(run: dict[str, Any]) -> None:
     from llama_cpp import Llama
     from llama_cpp.llama_types import CreateCompletionResponse
