@@ -34,7 +34,7 @@ from compress.library.export import find_adapter  # noqa: E402
 from compress.library.trained import load_trained  # noqa: E402
 from compress.llm.tokens import TokenCounter  # noqa: E402
 from compress.metrics.gold_runner import _contexts  # noqa: E402
-from compress.metrics.needle import needle_items  # noqa: E402
+from compress.stages.evaluate import _gold_items  # noqa: E402
 
 BOOT = 10_000
 
@@ -76,15 +76,8 @@ def main() -> None:
     )
     pairs = load_from_disk(str(args.run / "generate" / "pairs"))
     every = [r for r in pairs if r["split"] == str(ev.split)]
-    nd = ev.needle
-    items = needle_items(
-        [r["id"] for r in every],
-        [r["original"] for r in every],
-        int(nd.k),
-        int(nd.max_items),
-        int(nd.parts),
-        seed,
-    )
+    # the questions exactly as the run's evaluate stage built them
+    items = [it for it in _gold_items(ev, every, seed) if it.task == "needle"]
     counter = TokenCounter(str(cfg.validation.models[0]), cache)
     bctx = BaselineContext(counter, cache, seed=seed, scored_texts=None)
     methods: dict[str, Compressor] = {
