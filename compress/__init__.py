@@ -25,8 +25,23 @@ def read_prompt(name: str) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
+def runtime_cwd(*, _root_: Any) -> str:
+    """`${compress.cwd:}` in a config: the directory Hydra was started from.
+
+    Hydra's own `${hydra:runtime.cwd}` reads the job's HydraConfig, which a sweep's driver has not set
+    when its sweeper resolves `hydra.sweep.dir` (every `-m` run crashed on it); the driver's config
+    still holds the value in its `hydra` node. A job reads it from its HydraConfig, as Hydra's does.
+    Outside Hydra it fails as Hydra's does (a saved run config does not know where it was run)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    cwd = OmegaConf.select(_root_, "hydra.runtime.cwd", default=None)
+    return str(cwd) if cwd else str(HydraConfig.get().runtime.cwd)
+
+
 if not OmegaConf.has_resolver("prompt"):
     OmegaConf.register_new_resolver("prompt", read_prompt)
+if not OmegaConf.has_resolver("compress.cwd"):
+    OmegaConf.register_new_resolver("compress.cwd", runtime_cwd)
 
 
 # the library's entry points, loaded on first use (PEP 562) so `import compress` stays light:
