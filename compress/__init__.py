@@ -50,7 +50,7 @@ _LAZY = {
     "load_compressor": "compress.library.load",
     "LoadedCompressor": "compress.library.load",
     "CompressResult": "compress.library.load",
-    "CompressError": "compress.errors",
+    "CompressError": "compress.infra.errors",
 }
 
 

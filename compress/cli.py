@@ -13,12 +13,12 @@ import sys
 from types import ModuleType
 
 from compress import __version__
-from compress.errors import CompressError
-from compress.library import cli as text_cli
-from compress.serve import cli as serve_cli
+from compress.infra.errors import CompressError
+from compress.library import command as text_command
+from compress.serve import command as serve_command
 
 # the subcommands, in the order `compress --help` lists them
-SUBCOMMANDS: list[ModuleType] = [text_cli, serve_cli]
+SUBCOMMANDS: list[ModuleType] = [text_command, serve_command]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,9 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from compress.llm.engine import LlamaCppEngine
-from compress.models.bundled import LOCAL_MODELS, gguf_path, hf_dir
-from compress.models.engines import resolve_engine
+from compress.infra.llm.engine import LlamaCppEngine
+from compress.infra.models.bundled import LOCAL_MODELS, gguf_path, hf_dir
+from compress.infra.models.engines import resolve_engine
 
 
 def cache_dir() -> Path:

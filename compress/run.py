@@ -2,7 +2,7 @@
 
 Thin on purpose (as lightning-hydra-template's train.py): Hydra composes the config, and
 `compress.pipeline.job.run_job` runs the pipeline and returns `optimize.metric` (see
-compress/sweeps/objective.py), which is what an Optuna sweep optimises. The task function refers to
+compress/sweep/objective.py), which is what an Optuna sweep optimises. The task function refers to
 importable names only, so parallel launchers (joblib, submitit, Ray) can pickle it.
 """
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from compress.infra.schemas import MethodSummary
 from compress.pipeline.config_store import register_configs
-from compress.schemas import MethodSummary
 from tests.support.openai_server import OpenAIServer, ServerState
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compress.export import main as export_main
+from compress.export.__main__ import main as export_main
 from tests.conftest import CACHE, ROOT
 
 TEXT = (

@@ -17,12 +17,12 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import MISSING, OmegaConf
 
-from compress.backends.kinds import KINDS
-from compress.compressors.config import COMPRESSOR_SCHEMAS
-from compress.errors import MissingRequirement
+from compress.algorithms.backends.kinds import KINDS
+from compress.algorithms.compressors.config import COMPRESSOR_SCHEMAS
+from compress.infra.errors import MissingRequirement
+from compress.infra.training.config import TrainConfig
 from compress.pipeline import preflight
 from compress.pipeline.config_store import schema_name, schema_problems
-from compress.training.config import TrainConfig
 from tests.conftest import ROOT
 
 CONF = ROOT / "conf"
@@ -137,7 +137,7 @@ def _schema_types(schema: type, prefix: str = "") -> dict[str, Any]:
         t = hints[f.name]
         out |= (
             _schema_types(t, f"{prefix}{f.name}.")
-            if dataclasses.is_dataclass(t)
+            if isinstance(t, type) and dataclasses.is_dataclass(t)
             else {f"{prefix}{f.name}": t}
         )
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from compress.secrets import REDACTED, scrub
+from compress.infra.secrets import REDACTED, scrub
 
 
 def test_scrub_removes_secret_keys_and_values(monkeypatch: pytest.MonkeyPatch) -> None:

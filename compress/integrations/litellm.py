@@ -43,11 +43,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compress.errors import CompressError, MissingRequirement
-from compress.secrets import scrub
+from compress.infra.errors import CompressError, MissingRequirement
+from compress.infra.secrets import scrub
 
 try:
-    # compress's server parts before LiteLLM: importing compress.llm keeps LiteLLM's model cost map
+    # compress's server parts before LiteLLM: importing compress.infra.llm keeps LiteLLM's model cost map
     # local (LiteLLM would otherwise fetch it from GitHub at import, seconds lost offline)
     from compress.serve.config import ProxySelect, ServeConfig, ServeSettings, load_config
     from compress.serve.host import CompressorHost

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import Field
 
-from compress.errors import MissingRequirement
+from compress.infra.errors import MissingRequirement
 from compress.library.load import LoadedCompressor, load_compressor
 
 try:

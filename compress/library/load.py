@@ -8,7 +8,7 @@
 
 Tokens are counted by the target model's own tokenizer (the run's `tokens.model`, else its first
 validator; the bundled Gemma's for a baseline unless `target_model` names another) and the result
-names it. A text is routed to a domain (`compress.data.domains.classify`) unless the caller names
+names it. A text is routed to a domain (`compress.algorithms.data.domains.classify`) unless the caller names
 one, and compressed with that domain's settings from the run's config (or conf/domain/ for a
 baseline). A text comes back unchanged with status `passthrough` when it is empty, already within
 the budget, has no budget for a compressor that needs one (a baseline), or when the compressor's
@@ -28,13 +28,13 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel
 
-from compress.compressors.base import Compressor, JointCompressor, Request, check_budget, tokens_at
-from compress.compressors.baselines import BASELINES, BaselineContext
-from compress.compressors.generative import read_meta
-from compress.data.domains import classify, domain_table
-from compress.errors import CompressError
-from compress.library.export import default_cache, find_adapter
-from compress.library.package import (
+from compress.algorithms.backends.lora_export import default_cache, find_adapter
+from compress.algorithms.compressors.base import Compressor, JointCompressor, Request, check_budget, tokens_at
+from compress.algorithms.compressors.baselines import BASELINES, BaselineContext
+from compress.algorithms.compressors.generative import read_meta
+from compress.algorithms.data.domains import classify, domain_table
+from compress.algorithms.text.units import join_documents
+from compress.export.package import (
     DEFAULT_TARGET,
     MANIFEST,
     read_manifest,
@@ -42,9 +42,9 @@ from compress.library.package import (
     run_dir_of,
     target_model_of,
 )
+from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import TokenCounter
 from compress.library.trained import load_trained
-from compress.llm.tokens import TokenCounter
-from compress.text.units import join_documents
 
 
 class CompressResult(BaseModel):

@@ -8,15 +8,15 @@ from typing import Any
 
 from rich.console import Console
 
-from compress.backends import get_backend
-from compress.compressors import classifier, selector
-from compress.compressors.base import Compressor
-from compress.compressors.generative import LlamaCppGenerative, read_meta
-from compress.errors import CompressError
-from compress.library.export import ensure_gguf
-from compress.llm.tokens import TokenCounter
-from compress.models.bundled import LOCAL_MODELS, gguf_path
-from compress.models.engines import resolve_engine
+from compress.algorithms.backends import get_backend
+from compress.algorithms.backends.lora_export import ensure_gguf
+from compress.algorithms.compressors import classifier, selector
+from compress.algorithms.compressors.base import Compressor
+from compress.algorithms.compressors.generative import LlamaCppGenerative, read_meta
+from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import TokenCounter
+from compress.infra.models.bundled import LOCAL_MODELS, gguf_path
+from compress.infra.models.engines import resolve_engine
 
 _console = Console(stderr=True)
 

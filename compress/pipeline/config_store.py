@@ -25,9 +25,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from compress.compressors.config import COMPRESSOR_SCHEMAS
-from compress.config_schema import Schema
-from compress.training.config import TrainConfig
+from compress.algorithms.compressors.config import COMPRESSOR_SCHEMAS
+from compress.infra.config_schema import Schema
+from compress.infra.training.config import TrainConfig
 
 PROVIDER = "compress"
 
@@ -47,7 +47,7 @@ def register_configs() -> None:
 
 def typed_nodes(cfg: Any) -> dict[str, type[Schema]]:
     """The typed nodes of a job config by their path, each with its schema (a compressor of a kind with
-    no schema is left to `compress.backends.kinds.compressor_kind`, which names the kinds there are)."""
+    no schema is left to `compress.algorithms.backends.kinds.compressor_kind`, which names the kinds there are)."""
     nodes: dict[str, type[Schema]] = {"train": TrainConfig}
     kind = str(OmegaConf.select(cfg, "compressor.name"))
     if kind in COMPRESSOR_SCHEMAS:

@@ -9,7 +9,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from compress.tracking import group_of, run_label
+from compress.infra.tracking import group_of, run_label
 
 
 def hydra_job() -> dict[str, Any]:

@@ -15,12 +15,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 from rich.markup import escape
 
-from compress.console import console
-from compress.errors import CompressError
+from compress.infra.console import console
+from compress.infra.errors import CompressError
+from compress.infra.secrets import load_env
 from compress.pipeline.hydra_info import hydra_job
 from compress.pipeline.runner import run_pipeline
-from compress.secrets import load_env
-from compress.sweeps import jobs, objective
+from compress.sweep import jobs, objective
 
 log = logging.getLogger(__name__)
 

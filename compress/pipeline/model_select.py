@@ -2,9 +2,9 @@
 
 Candidates, largest first: qwen3_8b > qwen3_4b > gemma3_270m (`model.candidates` may narrow them);
 each candidate's shape is its `architecture` block in `conf/model/<option>.yaml`, and the memory it
-may use is the chosen backend's `memory_budget()` (`compress.backends.base.Backend`).
+may use is the chosen backend's `memory_budget()` (`compress.algorithms.backends.base.Backend`).
 A candidate is chosen when (1) it can be had here: the bundled model always, a Hub model only when
-it is in the local Hugging Face cache or the Hub answers (`compress.models.base.hf_model_available`); and
+it is in the local Hugging Face cache or the Hub answers (`compress.infra.models.base.hf_model_available`); and
 (2) its estimated LoRA-training peak fits the memory the backend trains in:
 
 | backend        | memory compared against                                       | weights stored as             |
@@ -16,7 +16,7 @@ it is in the local Hugging Face cache or the Hub answers (`compress.models.base.
 | mlx, CPU       | available RAM (mlx[cpu] on Linux)                              | `backend.dtype` (auto: fp32) |
 | tinker         | nothing: it trains on Thinking Machines' GPUs                  | (remote)                      |
 
-The bundled model always loads in float32 (see compress.models.bundled), whatever `backend.dtype` says.
+The bundled model always loads in float32 (see compress.infra.models.bundled), whatever `backend.dtype` says.
 
 Peak estimate = 1.2 x (weights + activations + logits + runtime), with T = train.batch_size x
 train.max_seq_len tokens per step and b bytes per activation value:
@@ -54,12 +54,12 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from compress.backends import get_backend
-from compress.backends.base import Budget
-from compress.errors import CompressError
-from compress.models.base import hf_model_available
+from compress.algorithms.backends import get_backend
+from compress.algorithms.backends.base import Budget
+from compress.infra.errors import CompressError
+from compress.infra.models.base import hf_model_available
+from compress.infra.training.config import TrainConfig
 from compress.pipeline.config_store import register_configs
-from compress.training.config import TrainConfig
 
 GIB = 2**30
 MARGIN = 1.2

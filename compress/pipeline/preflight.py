@@ -12,14 +12,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from compress.backends import BACKENDS
-from compress.errors import CompressError, MissingRequirement
-from compress.llm.costs import price_per_token
-from compress.llm.requirements import model_needs
-from compress.metrics.gold import task_requirements
-from compress.models import base as base_model
+from compress.algorithms.backends import BACKENDS
+from compress.algorithms.metrics.gold import task_requirements
+from compress.algorithms.teachers import teacher_kind
+from compress.infra.errors import CompressError, MissingRequirement
+from compress.infra.llm.costs import price_per_token
+from compress.infra.llm.requirements import model_needs
+from compress.infra.models import base as base_model
 from compress.pipeline.config_store import schema_problems
-from compress.teachers import teacher_kind
 
 
 def stage_needs(stage: str, cfg: Any) -> list[str]:

@@ -17,18 +17,18 @@ from typing import Any, cast
 
 from omegaconf import DictConfig, OmegaConf
 
-from compress.console import console
-from compress.errors import CompressError
-from compress.llm.client import LLMSession, LLMSettings
-from compress.llm.local_provider import register
+from compress.infra.console import console
+from compress.infra.errors import CompressError
+from compress.infra.llm.client import LLMSession, LLMSettings
+from compress.infra.llm.local_provider import register
+from compress.infra.schemas import StageRecord
+from compress.infra.tracking import StageLogger, stage_logger
 from compress.pipeline import hydra_info, preflight
 from compress.pipeline.fingerprint import fingerprint
 from compress.pipeline.model_select import resolve_model
 from compress.pipeline.store import DONE, publish, read_record, reuse, stage_lock
-from compress.reporting.console import print_run
-from compress.schemas import StageRecord
+from compress.report.console import print_run
 from compress.stages import ORDER, STAGES, StageContext
-from compress.tracking import StageLogger, stage_logger
 
 
 def run_pipeline(cfg: DictConfig, outcomes: dict[str, str] | None = None) -> dict[str, StageRecord]:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from compress.console import console
-from compress.schemas import StageRecord
+from compress.infra.console import console
+from compress.infra.schemas import StageRecord
 
 DONE = "_DONE.json"
 

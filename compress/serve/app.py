@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compress import __version__
-from compress.secrets import scrub
+from compress.infra.secrets import scrub
 from compress.serve.config import API_KEY_ENV, ServeSettings
 from compress.serve.host import CompressorHost
 from compress.serve.http import HTTPProblem, read_json, validation_problem

@@ -30,8 +30,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from compress.compressors.base import check_budget
-from compress.errors import CompressError
+from compress.algorithms.compressors.base import check_budget
+from compress.infra.errors import CompressError
 
 API_KEY_ENV = "COMPRESS_API_KEY"
 

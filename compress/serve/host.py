@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import compress
-from compress.data.domains import classify
-from compress.errors import CompressError
-from compress.llm.tokens import CL100K, count_cl100k
+from compress.algorithms.data.domains import classify
+from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import CL100K, count_cl100k
 from compress.serve.config import ServeSettings
 from compress.serve.http import HTTPProblem
 from compress.serve.metrics import Metrics

@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from compress.secrets import scrub
+from compress.infra.secrets import scrub
 
 
 class HTTPProblem(Exception):

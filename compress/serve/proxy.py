@@ -21,10 +21,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from compress.compressors.base import check_budget
-from compress.errors import CompressError
-from compress.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
-from compress.secrets import scrub
+from compress.algorithms.compressors.base import check_budget
+from compress.infra.errors import CompressError
+from compress.infra.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
+from compress.infra.secrets import scrub
 from compress.serve.config import ProxySelect, ServeConfig
 from compress.serve.host import CompressorHost, Outcome
 from compress.serve.http import HTTPProblem, validation_problem

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from compress.compressors.base import check_budget
-from compress.errors import CompressError
+from compress.algorithms.compressors.base import check_budget
+from compress.infra.errors import CompressError
 from compress.serve.http import HTTPProblem
 
 

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from compress.errors import CompressError
+from compress.infra.errors import CompressError
 from compress.library.load import LoadedCompressor, load_compressor
 
 # compressed once at load: a compressor that loads its model on first use (selfinfo) pays for it

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from compress.data.domains import sub_domain
-from compress.errors import CompressError
-from compress.llm.client import LLMSession
-from compress.llm.tokens import TokenCounter
-from compress.metrics.probes import text_probes
-from compress.schemas import EvalSummary
-from compress.tracking import StageLogger
+from compress.algorithms.data.domains import sub_domain
+from compress.algorithms.metrics.probes import text_probes
+from compress.infra.errors import CompressError
+from compress.infra.llm.client import LLMSession
+from compress.infra.llm.tokens import TokenCounter
+from compress.infra.schemas import EvalSummary
+from compress.infra.tracking import StageLogger
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Routed:
 
 def routing(ctx: StageContext, texts: list[str], sample_domains: list[str]) -> Routed:
     """Each sample's domain settings and its `validation.n_probes` probes, one per part of the text
-    (`compress.metrics.probes.text_probes`)."""
+    (`compress.algorithms.metrics.probes.text_probes`)."""
     doms = [sub_domain(ctx.cfg.domain, d) for d in sample_domains]
     n = int(ctx.cfg.validation.n_probes)
     per_text = [text_probes(t, d, n) for t, d in zip(texts, doms, strict=True)]

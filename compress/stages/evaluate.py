@@ -4,14 +4,14 @@ Every compressor runs on the same held-out samples (the `evaluate.split` of gene
 validate never sees). The baselines are held to the trained compressor's achieved token budget
 sample by sample (rate-matched); a rate sweep runs `evaluate.rate_methods` at each of
 `evaluate.rates`. Every text is asked the same questions by every validator model: the probes (one
-per part of the text, `compress.metrics.probes`), scored as equivalence against the answers on the
-original, and the cloze blanks of its sample (`compress.metrics.cloze`), graded against the facts.
+per part of the text, `compress.algorithms.metrics.probes`), scored as equivalence against the answers on the
+original, and the cloze blanks of its sample (`compress.algorithms.metrics.cloze`), graded against the facts.
 Then: the transfer matrix (equivalence per validator model; the worst is the headline),
 preservation by kind, compressor latency, break-even against a target model, gold-answer tasks
 (needle, HumanEval, QA sets: every method at each of `evaluate.task_rates`, the question as its
-query; `compress.metrics.gold_runner`) with confidence intervals, paired comparisons of every
-compressor against every baseline (`compress.metrics.headline`), and whether a validator favours
-the head of a text. The figures are computed in `compress.metrics`; this module loads, runs, asks,
+query; `compress.algorithms.metrics.gold_runner`) with confidence intervals, paired comparisons of every
+compressor against every baseline (`compress.algorithms.metrics.headline`), and whether a validator favours
+the head of a text. The figures are computed in `compress.algorithms.metrics`; this module loads, runs, asks,
 assembles and writes.
 """
 
@@ -25,21 +25,24 @@ from typing import Any
 from datasets import Dataset, load_from_disk
 from rich.progress import track
 
-from compress.backends.kinds import CompressorKind, compressor_kind
-from compress.compressors.base import Compressor, Request, tokens_at
-from compress.compressors.baselines import BaselineContext, make_baseline, scoring_model
-from compress.errors import CompressError
-from compress.library.export import find_adapter
-from compress.library.trained import load_trained
-from compress.llm.tokens import TokenCounter, count_cl100k
-from compress.metrics import cloze, gold
-from compress.metrics.breakeven import break_even
-from compress.metrics.facts import fact_recall
-from compress.metrics.gates import PairScore, clean_answer, probe_requests, run_grouped, score_pairs
-from compress.metrics.gold_runner import gold_tasks
-from compress.metrics.headline import PointKey, comparisons, judge_bias
-from compress.metrics.needle import needle_items
-from compress.metrics.summary import (
+from compress.algorithms.backends.kinds import CompressorKind, compressor_kind
+from compress.algorithms.backends.lora_export import find_adapter
+from compress.algorithms.compressors.base import Compressor, Request, tokens_at
+from compress.algorithms.compressors.baselines import BaselineContext, make_baseline, scoring_model
+from compress.algorithms.metrics import cloze, gold
+from compress.algorithms.metrics.breakeven import break_even
+from compress.algorithms.metrics.facts import fact_recall
+from compress.algorithms.metrics.gates import (
+    PairScore,
+    clean_answer,
+    probe_requests,
+    run_grouped,
+    score_pairs,
+)
+from compress.algorithms.metrics.gold_runner import gold_tasks
+from compress.algorithms.metrics.headline import PointKey, comparisons, judge_bias
+from compress.algorithms.metrics.needle import needle_items
+from compress.algorithms.metrics.summary import (
     Cloze,
     Counts,
     Outputs,
@@ -49,7 +52,10 @@ from compress.metrics.summary import (
     summarize,
     summary_metrics,
 )
-from compress.schemas import EVAL_FEATURES, Comparison, EvalSummary, TaskResult
+from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import TokenCounter, count_cl100k
+from compress.infra.schemas import EVAL_FEATURES, Comparison, EvalSummary, TaskResult
+from compress.library.trained import load_trained
 from compress.stages.context import Routed, StageContext, routing, target_counter
 
 

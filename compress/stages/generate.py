@@ -7,16 +7,16 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, concatenate_datasets
 
-from compress.data.amplify import amplify
-from compress.data.corpora import load_samples
-from compress.data.domains import sub_domain
-from compress.errors import CompressError
-from compress.schemas import PAIR_FEATURES
+from compress.algorithms.data.amplify import amplify
+from compress.algorithms.data.corpora import load_samples
+from compress.algorithms.data.domains import sub_domain
+from compress.algorithms.teachers import make_teacher
+from compress.algorithms.teachers.alignment import Alignment, align
+from compress.algorithms.teachers.base import effective_rate
+from compress.algorithms.text.words import inside, split_words
+from compress.infra.errors import CompressError
+from compress.infra.schemas import PAIR_FEATURES
 from compress.stages.context import StageContext, target_counter
-from compress.teachers import make_teacher
-from compress.teachers.alignment import Alignment, align
-from compress.teachers.base import effective_rate
-from compress.text.words import inside, split_words
 
 
 def run_generate(ctx: StageContext) -> dict[str, Any]:

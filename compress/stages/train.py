@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, load_from_disk
 
-from compress.backends.kinds import compressor_kind
-from compress.errors import CompressError
-from compress.library.export import export_all
-from compress.schemas import TRAIN_LOG_FEATURES
+from compress.algorithms.backends.kinds import compressor_kind
+from compress.algorithms.backends.lora_export import export_all
+from compress.algorithms.teachers.answers import normal
+from compress.infra.errors import CompressError
+from compress.infra.schemas import TRAIN_LOG_FEATURES
+from compress.infra.training.config import TrainConfig
 from compress.stages.context import StageContext
-from compress.teachers.answers import normal
-from compress.training.config import TrainConfig
 
 
 def run_train(ctx: StageContext) -> dict[str, Any]:
@@ -61,7 +61,9 @@ def run_train(ctx: StageContext) -> dict[str, Any]:
         "backend": str(ctx.cfg.backend.name) if kind.name == "generative" else "torch",
     }
     ctx.log.artifact(ctx.out / "adapter", "adapter", "model", made_by)
-    if tcfg.export:  # merged model / GGUF LoRA into train/export (see compress.library.export)
+    if (
+        tcfg.export
+    ):  # merged model / GGUF LoRA into train/export (see compress.algorithms.backends.lora_export)
         done = export_all(ctx.out / "adapter", ctx.out / "export", tcfg.export, ctx.cache)
         result["metrics"].update({f"export_{k}": str(v.relative_to(ctx.out)) for k, v in done.items()})
     weights = [r["weight"] for r in rows]

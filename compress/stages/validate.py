@@ -8,10 +8,16 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, load_from_disk
 
-from compress.errors import CompressError
-from compress.metrics import calibration
-from compress.metrics.gates import answer_all, judge_pairs, per_model_summary, rate_by_model, score_pairs
-from compress.schemas import VALIDATED_FEATURES
+from compress.algorithms.metrics import calibration
+from compress.algorithms.metrics.gates import (
+    answer_all,
+    judge_pairs,
+    per_model_summary,
+    rate_by_model,
+    score_pairs,
+)
+from compress.infra.errors import CompressError
+from compress.infra.schemas import VALIDATED_FEATURES
 from compress.stages.context import StageContext, routing
 
 

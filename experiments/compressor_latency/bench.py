@@ -7,7 +7,7 @@ and the generative kind (llama.cpp engine), on 2 CPU threads.
         [--threads 2] [--methods selector selector_noquery bm25 selfinfo ...]
 
 The question (selector, bm25): a quote from the middle of each input, asked as the needle task asks
-(`compress.metrics.cloze.question`); `selector_noquery` gets none. `--selector RUN_DIR`: a run trained
+(`compress.algorithms.metrics.cloze.question`); `selector_noquery` gets none. `--selector RUN_DIR`: a run trained
 with `compressor=selector` (required for the selector methods).
 
 Inputs: the standard library's docstrings joined and cut to about 256, 1k, 4k and 16k tokens of the
@@ -49,7 +49,7 @@ METHODS = ("selector", "selector_noquery", "bm25", "classifier", "classifier_fas
 
 def question_for(text: str) -> str:
     """A question about the middle of `text`: the quote-continuation question of its middle fact."""
-    from compress.metrics.cloze import cloze_items, question
+    from compress.algorithms.metrics.cloze import cloze_items, question
 
     items = cloze_items("bench", text, 3)
     if not items:
@@ -67,7 +67,7 @@ def inputs(sizes: list[int]) -> list[str]:
     import inspect
     import pkgutil
 
-    from compress.llm.tokens import TokenCounter
+    from compress.infra.llm.tokens import TokenCounter
 
     docs: list[str] = []
     for m in sorted(pkgutil.iter_modules(), key=lambda m: m.name):
@@ -89,8 +89,8 @@ def inputs(sizes: list[int]) -> list[str]:
 
 def _classifier_dir(run: Path | None, fast: bool, tmp: Path, args_fast: Path | None = None) -> Path:
     """A classifier adapter: the trained one (as trained / a fast copy), or an untrained head."""
-    from compress.compressors.encoder import BUNDLED_ENCODER, load_encoder
-    from compress.compressors.generative import META_FILE
+    from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, load_encoder
+    from compress.algorithms.compressors.generative import META_FILE
 
     if run is not None and not fast:
         return run / "train" / "adapter"
@@ -131,10 +131,10 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
     """Load one method, compress every input `reps[i]` times, report seconds and peak memory."""
     import torch
 
-    from compress.compressors.base import Request
-    from compress.compressors.baselines import BaselineContext, make_baseline
+    from compress.algorithms.compressors.base import Request
+    from compress.algorithms.compressors.baselines import BaselineContext, make_baseline
+    from compress.infra.llm.tokens import TokenCounter
     from compress.library.trained import load_trained
-    from compress.llm.tokens import TokenCounter
 
     torch.set_num_threads(args.threads)
     cache = _cache()

@@ -34,10 +34,10 @@ sys.path.insert(0, str(ROOT))
 from datasets import load_from_disk  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
-from compress.compressors.base import Request  # noqa: E402
-from compress.compressors.classifier import ClassifierCompressor, ClassifierMeta, load_classifier  # noqa: E402
-from compress.llm.tokens import TokenCounter, largest_prefix  # noqa: E402
-from compress.text.words import Words, split_words  # noqa: E402
+from compress.algorithms.compressors.base import Request  # noqa: E402
+from compress.algorithms.compressors.classifier import ClassifierCompressor, ClassifierMeta, load_classifier  # noqa: E402
+from compress.algorithms.text.words import Words, split_words  # noqa: E402
+from compress.infra.llm.tokens import TokenCounter, largest_prefix  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

@@ -33,10 +33,10 @@ def child(run_dir: Path, engine: str, n: int, cap: int) -> dict[str, Any]:
     """One engine: load it, compress the texts one by one, report load and per-sample seconds."""
     from datasets import load_from_disk
 
-    from compress.compressors.base import Request
-    from compress.library.export import default_cache
+    from compress.algorithms.backends.lora_export import default_cache
+    from compress.algorithms.compressors.base import Request
+    from compress.infra.llm.tokens import TokenCounter
     from compress.library.trained import load_trained
-    from compress.llm.tokens import TokenCounter
 
     cache = default_cache()
     texts = [r["original"] for r in load_from_disk(str(run_dir / "validate" / "validated"))][:n]

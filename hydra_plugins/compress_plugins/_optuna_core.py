@@ -16,7 +16,7 @@ from hydra_plugins.hydra_optuna_sweeper._impl import OptunaSweeperImpl, create_p
 from omegaconf import OmegaConf
 from optuna.trial import Trial, TrialState
 
-from compress.sweeps.jobs import job_dirs, read_job_status
+from compress.sweep.jobs import job_dirs, read_job_status
 
 log = logging.getLogger(__name__)
 # where a trial's job runs: {"sweep_dir", "num", "host", "pid"}, set before it is launched

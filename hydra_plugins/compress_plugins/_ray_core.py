@@ -15,7 +15,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from compress.pipeline.config_store import register_configs
-from compress.sweeps.jobs import crashed_job_return
+from compress.sweep.jobs import crashed_job_return
 
 log = logging.getLogger(__name__)
 

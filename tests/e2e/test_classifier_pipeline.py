@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
+from compress.algorithms.text.words import split_words
 from compress.pipeline.store import read_record
 from compress.stages import ORDER
-from compress.text.words import split_words
 from tests.conftest import CACHE, run_cli
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from datasets import load_from_disk
 
+from compress.infra.schemas import StageRecord
 from compress.pipeline.store import read_record
-from compress.schemas import StageRecord
 from compress.stages import ORDER
 from tests.conftest import run_cli
 from tests.support.browser import assert_clean, load_in_chromium

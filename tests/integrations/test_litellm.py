@@ -12,7 +12,7 @@ from typing import Any
 import openai
 import pytest
 
-from compress.llm.tokens import count_cl100k
+from compress.infra.llm.tokens import count_cl100k
 from tests.conftest import CACHE
 from tests.support.litellm_proxy import MASTER_KEY, PROVIDER_KEY, LiteLLMProxy, write_config
 from tests.support.openai_server import OpenAIServer, ServerState

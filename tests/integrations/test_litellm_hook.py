@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from compress.errors import CompressError
+from compress.infra.errors import CompressError
 from compress.integrations.litellm import CompressHook, HookSettings, settings_from_env
 from compress.serve.config import ProxySelect
 

@@ -15,9 +15,9 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
+from compress.infra.llm.tokens import count_cl100k
 from compress.integrations.llamaindex import CompressNodePostprocessor
 from compress.library.load import LoadedCompressor, load_compressor
-from compress.llm.tokens import count_cl100k
 from tests.support.llamaindex import MiniLMEmbedding
 
 DOCS = [

@@ -10,10 +10,10 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from compress.compressors.generative import save_meta
-from compress.errors import CompressError
-from compress.library.export import GGUF_NAME, export_all, main
-from compress.models.bundled import gguf_path, load_hf
+from compress.algorithms.backends.lora_export import GGUF_NAME, export_all, main
+from compress.algorithms.compressors.generative import save_meta
+from compress.infra.errors import CompressError
+from compress.infra.models.bundled import gguf_path, load_hf
 from tests.conftest import CACHE
 
 PROMPT = "The capital of France is"

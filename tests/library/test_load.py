@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from compress import load_compressor
-from compress.errors import CompressError
-from compress.export import main as export_main
+from compress.export.__main__ import main as export_main
+from compress.export.package import MANIFEST, read_manifest, write_package
+from compress.infra.errors import CompressError
 from compress.library.load import CompressResult, LoadedCompressor
-from compress.library.package import MANIFEST, read_manifest, write_package
 from tests.conftest import CACHE, ROOT
 
 PROSE = (

@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 from datasets import load_from_disk
 
-from compress.compressors.base import Request
-from compress.compressors.generative import (
+from compress.algorithms.backends.lora_export import ensure_gguf
+from compress.algorithms.compressors.base import Request
+from compress.algorithms.compressors.generative import (
     GGUF_ADAPTER,
     GenerativeCompressor,
     LlamaCppGenerative,
     compressor_messages,
     format_prompt,
 )
-from compress.errors import CompressError
-from compress.library.export import ensure_gguf
+from compress.infra.errors import CompressError
+from compress.infra.models.bundled import gguf_path
 from compress.library.trained import load_trained
-from compress.models.bundled import gguf_path
 from tests.conftest import CACHE
 
 CAP = 32

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hydra import compose, initialize_config_dir
 
-from compress.backends import mlx_backend, torch_backend, unsloth_backend
-from compress.errors import CompressError
+from compress.algorithms.backends import mlx_backend, torch_backend, unsloth_backend
+from compress.infra.errors import CompressError
 from compress.pipeline import model_select as ms
 from compress.pipeline.fingerprint import stage_config
 from tests.conftest import ROOT

@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from compress.errors import MissingRequirement
+from compress.infra.errors import MissingRequirement
 from compress.pipeline import preflight
 from tests.conftest import ROOT, run_cli
 

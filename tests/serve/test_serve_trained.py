@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from compress import load_compressor
-from compress.library.package import write_package
+from compress.export.package import write_package
 from tests.conftest import CACHE
 from tests.support.serve import ServeProcess
 

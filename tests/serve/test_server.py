@@ -25,7 +25,7 @@ import pytest
 import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
-from compress.llm.tokens import CL100K
+from compress.infra.llm.tokens import CL100K
 from tests.conftest import CACHE
 from tests.support.openai_server import OpenAIServer, ServerState
 from tests.support.serve import ServeProcess

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from compress.errors import CompressError
-from compress.llm.tokens import count_cl100k
-from compress.metrics.gates import PairScore
-from compress.metrics.headline import PointKey
-from compress.metrics.summary import Cloze, Point
+from compress.algorithms.metrics.gates import PairScore
+from compress.algorithms.metrics.headline import PointKey
+from compress.algorithms.metrics.summary import Cloze, Point
+from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import count_cl100k
 from compress.stages.context import Routed
 from compress.stages.evaluate import _gold_items, _sample_rows
-from tests.metrics.test_needle import TEXTS
+from tests.algorithms.metrics.test_needle import TEXTS
 
 
 class WordCounter:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from llama_index.core.base.embeddings.base import BaseEmbedding, Embedding
 
-from compress.metrics.equivalence import embed
+from compress.algorithms.metrics.equivalence import embed
 
 
 class MiniLMEmbedding(BaseEmbedding):
-    """Unit-norm all-MiniLM-L6-v2 vectors (`compress.metrics.equivalence.embed`, on CPU)."""
+    """Unit-norm all-MiniLM-L6-v2 vectors (`compress.algorithms.metrics.equivalence.embed`, on CPU)."""
 
     model_name: str = "all-MiniLM-L6-v2"
 

@@ -35,7 +35,7 @@ def locked_job(cfg_yaml: str, marker: str, results: Any) -> None:
 
 def cache_writer(path: str, worker: int, n: int) -> None:
     """Write n answers every worker also writes, and n of its own, reading each back."""
-    from compress.llm.cache import CallCache
+    from compress.infra.llm.cache import CallCache
 
     cache = CallCache(Path(path))
     for i in range(n):

@@ -1,0 +1,254 @@
+"""Baselines every trained compressor is compared with, held to the same token budget: a registry by name.
+
+- `identity`: the original text;
+- `truncate`: the longest prefix within the budget, by the target model's tokenizer (keeps the head);
+- `tail`: the longest suffix within the budget (keeps the end): beside `truncate` it shows whether a
+  validator favours the head of a text;
+- `random`: words dropped at random (seeded per text) until the rest fits the budget, order kept;
+- `selfinfo`: the extractive self-information method (Selective Context) under the bundled model;
+- `bm25`: units (sentences, turns, code statements) ranked by BM25 against the request's query, kept
+  in order within the budget: the lexical sentence selector every query-aware table carries.
+
+A new baseline is a class implementing `compress.algorithms.compressors.base.Compressor` and an entry in `BASELINES`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compress.algorithms.compressors.base import Compressed, Compressor, Request
+from compress.algorithms.compressors.coarse import Scored, layout, select_documents, select_text
+from compress.algorithms.teachers.selfinfo import SelfInfoTeacher
+from compress.algorithms.text.units import join_documents, shape_of, split_units
+from compress.algorithms.text.words import protected
+from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import TokenCounter, largest_prefix
+from compress.infra.models.bundled import LOCAL_MODELS
+
+
+@dataclass
+class BaselineContext:
+    """What a baseline may need: the target model's token counter, the model cache, the scoring model."""
+
+    counter: TokenCounter
+    cache_dir: Path
+    scoring_model: str = next(iter(LOCAL_MODELS))
+    seed: int = 0
+    # how many texts' selfinfo scores are kept (least recently used out first); None = all, for a
+    # batch job of known size (evaluate: the rate sweep comes back to every text)
+    scored_texts: int | None = 1024
+
+
+def _timed(fn: Callable[[Request], str], requests: Sequence[Request]) -> list[Compressed]:
+    out = []
+    for r in requests:
+        t0 = time.perf_counter()
+        text = fn(r)
+        out.append(Compressed(text, time.perf_counter() - t0))
+    return out
+
+
+class Identity:
+    """The original text, unchanged."""
+
+    name = "identity"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.ctx = ctx
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Every text as it is."""
+        return _timed(lambda r: r.text, requests)
+
+
+class Truncate:
+    """The longest prefix of the text within the budget (the head of the text)."""
+
+    name = "truncate"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter = ctx.counter
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text cut to its `target_tokens` by the target model's tokenizer."""
+        return _timed(lambda r: self.counter.truncate(r.text, _budget(r)), requests)
+
+
+class Tail:
+    """The longest suffix of the text within the budget (the end of the text)."""
+
+    name = "tail"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter = ctx.counter
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text's end, cut to its `target_tokens` by the target model's tokenizer."""
+        return _timed(lambda r: self.counter.tail(r.text, _budget(r)), requests)
+
+
+class RandomWords:
+    """Words dropped at random until the rest fits the budget; the kept words stay in order.
+
+    The draw is seeded by the baseline's seed and the text, so a rerun (or another method's row at the
+    same budget) drops the same words."""
+
+    name = "random"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter, self.seed = ctx.counter, ctx.seed
+
+    def _one(self, r: Request) -> str:
+        spans = split_units(r.text, "word")
+        order = list(range(len(spans)))
+        random.Random(f"{self.seed}:{hashlib.sha256(r.text.encode()).hexdigest()}").shuffle(order)
+
+        def text_of(k: int) -> str:
+            keep = sorted(order[:k])
+            return "".join(r.text[spans[i][0] : spans[i][1]] for i in keep).strip()
+
+        k = largest_prefix(len(spans), lambda k: self.counter.count(text_of(k)), _budget(r))
+        return text_of(k)
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text with the most random words it can keep within its `target_tokens`."""
+        return _timed(self._one, requests)
+
+
+def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
+    """BM25 (bm25s: Lucene's variant, k1 1.5, b 0.75, English stop words) of each unit against the
+    query, the units being the corpus; no query (or one of stop words only): every unit 0."""
+    import bm25s
+
+    terms = bm25s.tokenize([query or ""], stopwords="en", show_progress=False, return_ids=False)[0]
+    if not terms or not units:
+        return np.zeros(len(units))
+    index = bm25s.BM25()
+    index.index(bm25s.tokenize(list(units), stopwords="en", show_progress=False), show_progress=False)
+    return np.asarray(index.get_scores(terms), dtype=np.float64)
+
+
+class BM25:
+    """Units ranked by BM25 against the query, kept in text order within the budget (`coarse.choose`);
+    what budget is left goes to the head of the best unit not kept. Without a query every unit ties
+    and the head of the text is kept, cut at unit boundaries. Several texts can share one budget
+    (`compress_joint`)."""
+
+    name = "bm25"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.counter = ctx.counter
+
+    def score(self, r: Request) -> Scored:
+        """The text's units scored by BM25 against the request's query; words by position in their unit."""
+        domain = str(r.domain.name) if r.domain is not None and "name" in r.domain else None
+        lay = layout(r.text, shape_of(domain, r.text), self.counter)
+        scores = bm25_scores([r.text[u.start : u.end] for u in lay.units], r.query)
+        head_first = -np.arange(len(lay.words), dtype=np.float64)
+        return Scored(lay, scores, head_first, protected(lay.words, [], [], r.force_tokens))
+
+    def _one(self, r: Request) -> str:
+        budget = _budget(r)
+        if self.counter.count(r.text) <= budget:
+            return r.text
+        return select_text(self.score(r), budget, None, self.counter.count)
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text's best units for its query within its `target_tokens`."""
+        return _timed(self._one, requests)
+
+    def compress_joint(self, documents: Sequence[str], r: Request) -> list[str]:
+        """The texts as one context (`r.text`, their join) with one budget, `r.target_tokens`."""
+        _, spans = join_documents(list(documents))
+        return select_documents(self.score(r), spans, _budget(r), None, self.counter.count)
+
+
+class SelfInfo:
+    """The extractive self-information method (Selective Context) held to a token budget.
+
+    A text's tokens are scored once (one forward pass of the bundled model) and selected at every
+    budget asked; each result's seconds are what one call costs: the scoring plus the selection.
+    The scores of the last `ctx.scored_texts` texts are kept (least recently used out first), so a
+    long-running server holds a bounded cache."""
+
+    name = "selfinfo"
+
+    def __init__(self, ctx: BaselineContext) -> None:
+        self.ctx = ctx
+        self._teacher: SelfInfoTeacher | None = None
+        self._scored: OrderedDict[str, tuple[list[tuple[int, int]], list[float], float]] = OrderedDict()
+
+    def _scorer(self) -> SelfInfoTeacher:
+        if self._teacher is None:  # loaded on first use only: a run without this baseline never pays for it
+            self._teacher = SelfInfoTeacher(
+                self.ctx.scoring_model, self.ctx.cache_dir, rate=1.0, unit="word", protect=[]
+            )
+        return self._teacher
+
+    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+        """Each text's most informative units (words, or lines for code) within its `target_tokens`."""
+        teacher = self._scorer()
+        out = []
+        for r in requests:
+            offsets, surprisal, scoring_s = self._scores(teacher, r.text)
+            t0 = time.perf_counter()
+            teacher.target_tokens = max(1, _budget(r))
+            unit = str(r.domain.unit) if r.domain is not None else "word"
+            # the caller's forced strings are kept whatever their information (the domain's protected
+            # patterns are the teacher's business, not the baseline's: it stays the plain method)
+            forced = [re.escape(t) for t in r.force_tokens]
+            text = teacher.select(r.text, offsets, surprisal, unit, forced)
+            out.append(Compressed(text, scoring_s + time.perf_counter() - t0))
+        return out
+
+    def _scores(
+        self, teacher: SelfInfoTeacher, text: str
+    ) -> tuple[list[tuple[int, int]], list[float], float]:
+        if text in self._scored:
+            self._scored.move_to_end(text)
+            return self._scored[text]
+        t0 = time.perf_counter()
+        offsets, surprisal = teacher.token_surprisal(text)
+        self._scored[text] = (offsets, surprisal, time.perf_counter() - t0)
+        while self.ctx.scored_texts is not None and len(self._scored) > self.ctx.scored_texts:
+            self._scored.popitem(last=False)
+        return self._scored[text]
+
+
+def _budget(r: Request) -> int:
+    if r.target_tokens is None:
+        raise CompressError("a baseline needs a token budget: give each request target_tokens.")
+    return int(r.target_tokens)
+
+
+BASELINES: dict[str, Callable[[BaselineContext], Compressor]] = {
+    "identity": Identity,
+    "truncate": Truncate,
+    "tail": Tail,
+    "random": RandomWords,
+    "selfinfo": SelfInfo,
+    "bm25": BM25,
+}
+
+
+def make_baseline(name: str, ctx: BaselineContext) -> Compressor:
+    """The baseline called `name` (a clear error naming the ones there are)."""
+    if name not in BASELINES:
+        raise CompressError(f"evaluate: unknown baseline {name!r}; choose from {sorted(BASELINES)}.")
+    return BASELINES[name](ctx)
+
+
+def scoring_model(teacher_cfg: Any) -> str:
+    """The bundled model the selfinfo baseline scores with: the teacher's when it is bundled, else the first."""
+    name = teacher_cfg.get("model")
+    return str(name) if name in LOCAL_MODELS else next(iter(LOCAL_MODELS))

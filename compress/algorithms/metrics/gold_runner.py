@@ -1,0 +1,196 @@
+"""The gold-answer tasks run: each item's context shortened by every method at every budget, asked of
+every answering model (each distinct prompt once), graded, and summed up per task, budget, method and
+model with a Wilson interval and the paired change against the original context; then the trained
+compressor against every baseline on the same questions (`compress.algorithms.metrics.compare`).
+
+Budgets: at each of `evaluate.task_rates`, every method gets `tokens_at(rate, n)` of a context of n
+target tokens. A trained compressor that writes its own length (the generative kind) is not held to a
+rate: it runs once at its own budget (rate None), and the baselines are matched to what it wrote, item
+by item. The question is every method's `Request.query`; a query-agnostic method ignores it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+from rich.progress import track
+
+from compress.algorithms.compressors.base import Compressor, Request, tokens_at
+from compress.algorithms.metrics import gold, needle
+from compress.algorithms.metrics.compare import compare
+from compress.algorithms.metrics.stats import paired_bootstrap, wilson
+from compress.infra.errors import CompressError
+from compress.infra.llm.client import ChatRequest, ChatResult
+from compress.infra.schemas import Comparison, TaskResult
+
+TaskPoint = tuple[str, float | None]  # (method, rate): rate None = at the trained compressor's own budget
+# what a needle item is asked and graded by; the file tasks are gold.TASKS
+SAMPLE_ASKED: dict[str, gold.Asked] = {"needle": needle.NEEDLE}
+# compressed at once: a batch-friendly compressor batches, and the progress bar still moves
+CHUNK = 16
+
+
+class Answers(Protocol):
+    """What the runner needs of an LLM session (`compress.infra.llm.client.LLMSession` is one)."""
+
+    def run_many(self, requests: Sequence[ChatRequest], label: str = "LLM calls") -> list[ChatResult]:
+        """One result per request."""
+        ...
+
+
+class Counts(Protocol):
+    """What the runner needs of a token counter (`compress.infra.llm.tokens.TokenCounter` is one)."""
+
+    def count(self, text: str) -> int:
+        """The text's tokens."""
+        ...
+
+    def prefetch(self, texts: Iterable[str]) -> None:
+        """Count many texts at once where counting is remote."""
+        ...
+
+
+def runner_tasks(tasks: list[str]) -> list[str]:
+    """The configured tasks this runner reports (every one but cloze, which each method's summary holds)."""
+    return [t for t in tasks if t != "cloze"]
+
+
+def asked(task: str) -> gold.Asked:
+    """How the items of `task` are asked and graded."""
+    return SAMPLE_ASKED[task] if task in SAMPLE_ASKED else gold.task(task)
+
+
+def task_points(baselines: list[str], rates: list[float], rate_controlled: bool) -> list[TaskPoint]:
+    """Which method runs at which budget: a rate-controlled trained compressor and every baseline at
+    each rate; one that writes its own length at its own budget (None), the baselines matched to it
+    there and at each rate."""
+    at_rates = (["trained"] if rate_controlled else []) + baselines
+    own = [] if rate_controlled else [("trained", None), *((b, None) for b in baselines)]
+    return own + [(m, r) for r in rates for m in at_rates]
+
+
+def task_pairs(points: list[TaskPoint]) -> list[tuple[TaskPoint, TaskPoint]]:
+    """At each budget the trained compressor runs at: trained against every baseline there."""
+    return [
+        (("trained", rate), (m, r))
+        for rate in dict.fromkeys(r for m, r in points if m == "trained")
+        for m, r in points
+        if r == rate and m != "trained"
+    ]
+
+
+def _compress(compressor: Compressor, requests: list[Request], label: str) -> list[str]:
+    chunks = [requests[i : i + CHUNK] for i in range(0, len(requests), CHUNK)]
+    return [
+        c.text
+        for chunk in track(chunks, description=label, transient=True)
+        for c in compressor.compress_many(chunk)
+    ]
+
+
+def _contexts(
+    items: list[gold.GoldItem],
+    methods: dict[str, Compressor],
+    rates: list[float],
+    counter: Counts,
+    own_budget: Callable[[int], int] | None,
+) -> dict[TaskPoint, list[str]]:
+    """Every method's context for every item at every budget it runs at."""
+    counter.prefetch(it.context for it in items)
+    n_tok = [counter.count(it.context) for it in items]
+    baselines = [m for m in methods if m != "trained"]
+    out: dict[TaskPoint, list[str]] = {}
+
+    def run(method: str, rate: float | None, budgets: list[int]) -> None:
+        reqs = [
+            Request(it.context, n, None, it.question or None) for it, n in zip(items, budgets, strict=True)
+        ]
+        at = "its own budget" if rate is None else f"rate {rate:g}"
+        out[(method, rate)] = _compress(methods[method], reqs, f"gold tasks: {method} at {at}")
+        counter.prefetch(out[(method, rate)])
+
+    for method, rate in task_points(baselines, rates, own_budget is None):
+        if rate is not None:
+            run(method, rate, [tokens_at(rate, n) for n in n_tok])
+        elif method == "trained" and own_budget is not None:
+            run(method, None, [own_budget(n) for n in n_tok])
+        else:  # matched to what the trained compressor wrote
+            run(method, None, [counter.count(t) for t in out[("trained", None)]])
+    return out
+
+
+def gold_tasks(
+    llm: Answers,
+    ev: Any,
+    items: list[gold.GoldItem],
+    methods: dict[str, Compressor],
+    counter: Counts,
+    models: list[str],
+    seed: int,
+    own_budget: Callable[[int], int] | None = None,
+) -> tuple[list[TaskResult], list[Comparison]]:
+    """Accuracy per task × budget × method × answering model, against the original context, and the
+    trained compressor against every baseline at each budget.
+
+    `ev`: the `evaluate` settings (`task_rates`; `<task>.max_tokens`); `methods`: "trained" and the
+    baselines, identity among them (the original context every change is measured from);
+    `own_budget`: the trained compressor's budget for a context of n tokens when it writes its own
+    length (it then runs at that budget only), None when it meets any rate."""
+    if "identity" not in methods:
+        raise CompressError("gold tasks: the methods must include identity, the original context.")
+    rates = [float(r) for r in ev.task_rates]
+    contexts = _contexts(items, methods, rates, counter, own_budget)
+    reqs: dict[tuple[TaskPoint, int, str], ChatRequest] = {}
+    for point, ctxs in contexts.items():
+        for i, (it, c) in enumerate(zip(items, ctxs, strict=True)):
+            for m in models:
+                reqs[(point, i, m)] = gold.request(asked(it.task), it, c, m, int(ev[it.task].max_tokens))
+    unique = list({r.key: r for r in reqs.values()}.values())
+    answers = {r.key: r.text for r in llm.run_many(unique, label="gold tasks")}
+    grades: dict[tuple[str, str], bool] = {}
+    correct: dict[tuple[str, TaskPoint, str], list[bool]] = {}
+    tasks = list(dict.fromkeys(it.task for it in items))
+    for point, ctxs in contexts.items():
+        for i, (it, c) in enumerate(zip(items, ctxs, strict=True)):
+            for m in models:
+                key = reqs[(point, i, m)].key
+                if (it.id, key) not in grades:  # the same prompt is graded once (humaneval runs code)
+                    grades[(it.id, key)] = asked(it.task).grade(it, answers[key], c, ev)
+                correct.setdefault((it.task, point, m), []).append(grades[(it.id, key)])
+    results = []
+    for task in tasks:
+        idx = [i for i, it in enumerate(items) if it.task == task]
+        n_orig = sum(counter.count(items[i].context) for i in idx)
+        for point, ctxs in contexts.items():
+            n_comp = sum(counter.count(ctxs[i]) for i in idx)
+            for m in models:
+                oks, base = correct[(task, point, m)], correct[(task, ("identity", point[1]), m)]
+                lo, hi = wilson(sum(oks), len(oks))
+                dlo, dhi = paired_bootstrap(base, oks, seed=seed)
+                results.append(
+                    TaskResult(
+                        task=task,
+                        method=point[0],
+                        model=m,
+                        n=len(oks),
+                        accuracy=float(np.mean(oks)),
+                        ci_low=lo,
+                        ci_high=hi,
+                        delta=float(np.mean(oks) - np.mean(base)),
+                        delta_ci_low=dlo,
+                        delta_ci_high=dhi,
+                        token_reduction=1 - n_comp / max(1, n_orig),
+                        rate=point[1],
+                        by_position=needle.by_position([items[i] for i in idx], oks),
+                    )
+                )
+    rows = [
+        compare(a[0], b[0], [float(x) for x in correct[(t, a, m)]], [float(x) for x in correct[(t, b, m)]],
+                f"task:{t}", m, a[1], seed)
+        for t in tasks
+        for a, b in task_pairs(list(contexts))
+        for m in models
+    ]  # fmt: skip
+    return results, rows

@@ -1,0 +1,107 @@
+"""The tables a run prints when it ends: its stages, and the evaluation's compressors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from compress.algorithms.metrics.compare import verdict
+from compress.infra.console import console
+from compress.infra.schemas import StageRecord
+from compress.stages.context import read_summary
+
+
+def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
+    """Each stage's time and fingerprint; then, when the evaluate stage finished, every compressor's figures."""
+    table = Table(title=f"run {run_dir}")
+    for col in ("stage", "seconds", "fingerprint"):
+        table.add_column(col)
+    for name, rec in records.items():
+        table.add_row(name, f"{rec.seconds:.1f}", rec.fingerprint)
+    console.print(table)
+    if not (run_dir / "evaluate" / "summary.json").is_file():
+        return
+    s = read_summary(run_dir)
+    t = Table(
+        title=f"evaluation (tokens: {s.tokenizer}; equivalence: min over {', '.join(s.validator_models)})"
+    )
+    for col in (
+        "method",
+        "n",
+        "reduction",
+        "reduction cl100k",
+        "equiv (min)",
+        "pass rate",
+        "facts kept",
+        "cloze (95% CI)",
+        "p50 s",
+        "p95 s",
+        "worst model",
+    ):
+        t.add_column(col)
+    for m in s.methods:
+        t.add_row(
+            m.method,
+            str(m.n),
+            f"{m.token_reduction:.1%}",
+            f"{m.token_reduction_cl100k:.1%}",
+            f"{m.equivalence_min:.3f}",
+            f"{m.pass_rate:.0%}",
+            f"{m.fact_recall:.0%}",
+            "-"
+            if m.cloze_accuracy is None
+            else f"{m.cloze_accuracy:.2f} [{m.cloze_ci_low:.2f}, {m.cloze_ci_high:.2f}]",
+            f"{m.latency_p50_s:.2f}",
+            f"{m.latency_p95_s:.2f}",
+            m.worst_model,
+        )
+    console.print(t)
+    mine = [c for c in s.headline if c.method == "trained"]
+    if mine:
+        h = Table(
+            title="trained against each baseline on the same items (paired difference, 95% bootstrap CI)"
+        )
+        for col in ("baseline", "rate", "metric", "model", "n", "diff", "95% CI", "detects", "verdict"):
+            h.add_column(col)
+        for c in mine:
+            h.add_row(
+                c.baseline,
+                "matched" if c.rate is None else f"{c.rate:g}",
+                c.metric,
+                c.model,
+                str(c.n),
+                f"{c.diff:+.3f}",
+                f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]",
+                f"{c.mde:.3f}",
+                verdict(c.diff, c.ci_low, c.ci_high, c.mde, c.n),
+            )
+        console.print(h)
+    if s.tasks:
+        g = Table(
+            title="gold-answer tasks (accuracy, 95% Wilson CI; change against the original context; "
+            "needle: accuracy by position of the answer's text, first first)"
+        )
+        for col in (
+            "task",
+            "rate",
+            "method",
+            "model",
+            "n",
+            "accuracy",
+            "95% CI",
+            "change",
+            "change CI",
+            "by position",
+        ):
+            g.add_column(col)
+        for r in s.tasks:
+            g.add_row(
+                r.task, "matched" if r.rate is None else f"{r.rate:g}", r.method, r.model, str(r.n),
+                f"{r.accuracy:.2f}", f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                f"{r.delta:+.2f}", f"[{r.delta_ci_low:+.2f}, {r.delta_ci_high:+.2f}]",
+                " ".join("-" if a is None else f"{a:.2f}" for a in r.by_position),
+            )  # fmt: skip
+        console.print(g)
+    for b in s.judge_bias:
+        console.print(f"[bold]{'head bias' if b.biased else 'judge'}:[/] {b.statement}")

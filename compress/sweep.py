@@ -1,6 +1,0 @@
-"""`python -m compress.sweep SWEEP_DIR`: (re)write a sweep's summary, e.g. after an interrupt."""
-
-from compress.sweeps.summary import main
-
-if __name__ == "__main__":
-    main()

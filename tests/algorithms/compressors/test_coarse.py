@@ -1,0 +1,157 @@
+"""Coarse-to-fine selection (whole units by score, words of one more unit to fill the budget) and the
+bm25 baseline that ranks units against the query, on hand-made texts with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compress.algorithms.compressors.base import Request
+from compress.algorithms.compressors.baselines import BaselineContext, bm25_scores, make_baseline
+from compress.algorithms.compressors.coarse import above, choose, fill, layout, parses
+from compress.algorithms.data.corpora import iter_stdlib_nl
+from compress.algorithms.text.units import join_documents
+from compress.infra.llm.tokens import TokenCounter
+from tests.conftest import CACHE
+
+DOCS = [
+    "The json module encodes Python objects as JSON text. Use dumps to get a string. Keys are sorted "
+    "when sort_keys is true.",
+    "The zlib module compresses data with DEFLATE. The default compression level is 6. Level 9 is the "
+    "slowest and the smallest.",
+    "The sched module runs events at given times. Each event has a priority. Events with equal times run "
+    "in priority order.",
+    "The heapq module keeps a list as a binary heap. The smallest item is always at index 0. Pushing "
+    "costs log n comparisons.",
+    "The bisect module finds insertion points in sorted lists. It does not sort the list for you. "
+    "insort keeps the list sorted.",
+]
+CODE = '''import os
+
+
+def area(width, height):
+    """The area of a rectangle."""
+    if width < 0 or height < 0:
+        raise ValueError("negative side")
+    return width * height
+
+
+class Store:
+    """Keeps items by key."""
+
+    def __init__(self):
+        self.items = {}
+
+    def put(self, key, value):
+        self.items[key] = value
+        return len(self.items)
+
+    def timeout_seconds(self):
+        return 30
+'''
+
+
+@pytest.fixture(scope="module")
+def counter() -> TokenCounter:
+    return TokenCounter("local/gemma3-270m", CACHE)
+
+
+@pytest.fixture(scope="module")
+def long_text() -> str:
+    """About 25k target tokens of standard-library docstrings, one per paragraph."""
+    texts, total = [], 0
+    for row in iter_stdlib_nl(3):
+        texts.append(row["text"])
+        total += len(row["text"].split())
+        if total > 19000:
+            break
+    return "\n\n".join(texts)
+
+
+def _bm25(counter: TokenCounter) -> object:
+    return make_baseline("bm25", BaselineContext(counter, CACHE))
+
+
+def test_bm25_keeps_the_sentence_the_query_asks_about(counter: TokenCounter) -> None:
+    context, _ = join_documents(DOCS)
+    budget = counter.count(context) // 4
+    (out,) = _bm25(counter).compress_many(  # type: ignore[attr-defined]
+        [Request(context, budget, query="What is the default compression level of zlib?")]
+    )
+    assert "The default compression level is 6." in out.text
+    assert counter.count(out.text) <= budget
+    # the kept sentences stay in the text's order
+    kept = [s for d in DOCS for s in d.split(". ") if s.rstrip(".") in out.text]
+    assert kept == sorted(kept, key=context.find)
+
+
+def test_bm25_without_a_query_keeps_the_head_at_unit_boundaries(counter: TokenCounter) -> None:
+    context, _ = join_documents(DOCS)
+    (out,) = _bm25(counter).compress_many([Request(context, 30)])  # type: ignore[attr-defined]
+    assert out.text.startswith("The json module encodes Python objects as JSON text.")
+    assert "zlib" not in out.text and counter.count(out.text) <= 30
+
+
+def test_bm25_scores_are_zero_without_query_terms() -> None:
+    units = ["alpha beta", "gamma delta", "alpha alpha"]
+    assert bm25_scores(units, None).tolist() == [0.0, 0.0, 0.0]
+    assert bm25_scores(units, "the of and").tolist() == [0.0, 0.0, 0.0]
+    s = bm25_scores(units, "alpha")
+    assert s[1] == 0.0 and s[2] > s[0] > 0.0
+
+
+@pytest.mark.parametrize("budget", [100, 400, 1500, 6000, 20000])
+def test_the_budget_is_held_within_two_percent(counter: TokenCounter, long_text: str, budget: int) -> None:
+    assert counter.count(long_text) > 20000
+    (out,) = _bm25(counter).compress_many(  # type: ignore[attr-defined]
+        [Request(long_text, budget, query="Which exception is raised when the file is missing?")]
+    )
+    n = counter.count(out.text)
+    assert budget * 0.98 <= n <= budget, (budget, n)
+
+
+def test_threshold_mode_keeps_what_scores_above_it(counter: TokenCounter) -> None:
+    context, _ = join_documents(DOCS)
+    lay = layout(context, "prose", counter)
+    scores = np.zeros(lay.n_units)
+    scores[[1, 7]] = [0.9, 0.6]
+    words = np.zeros(len(lay.words))
+    for threshold, want in [(0.5, [1, 7]), (0.8, [1]), (0.95, [])]:
+        keep = above(lay, scores, threshold)
+        assert np.flatnonzero(keep).tolist() == want
+        text = fill(lay, keep, scores, words, None, counter.count)
+        assert text == " ".join(context[lay.units[u].start : lay.units[u].end] for u in want).replace(
+            ". The", ".\n\nThe"
+        ) or all(context[lay.units[u].start : lay.units[u].end] in text for u in want)
+
+
+def test_units_that_do_not_fit_are_skipped_and_the_rest_filled_by_words(counter: TokenCounter) -> None:
+    text = (
+        "Short one. " + "A much longer sentence that will never fit into the small budget at all. " + "Tiny."
+    )
+    lay = layout(text, "prose", counter)
+    scores = np.array([0.1, 0.9, 0.5])
+    keep = choose(lay, scores, int(lay.unit_cost[0] + lay.unit_cost[2]))
+    assert keep.tolist() == [True, False, True]  # the best unit did not fit; the others did
+    budget = int(lay.unit_cost[0] + lay.unit_cost[2]) + 4
+    out = fill(lay, keep, scores, np.zeros(len(lay.words)), budget, counter.count)
+    assert out.startswith("Short one. A") and out.endswith("Tiny.") and counter.count(out) <= budget
+
+
+@pytest.mark.parametrize("budget", [8, 20, 45, 70, 110])
+def test_compressed_code_keeps_whole_lines_and_parses(counter: TokenCounter, budget: int) -> None:
+    (out,) = _bm25(counter).compress_many(  # type: ignore[attr-defined]
+        [Request(CODE, budget, domain=_code_domain(), query="what does timeout_seconds return?")]
+    )
+    assert parses(out.text), out.text
+    assert counter.count(out.text) <= budget
+    lines = {line.strip() for line in CODE.splitlines()} | {"..."}
+    assert all(line.strip() in lines for line in out.text.splitlines())
+    if budget >= 20:  # the method the query names, under its class (its body may be `...`)
+        assert "class Store:" in out.text and "def timeout_seconds(self):" in out.text
+
+
+def _code_domain() -> object:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.create({"name": "code"})
