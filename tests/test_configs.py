@@ -17,8 +17,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import MISSING, OmegaConf
 
-from compress.algorithms.backends.kinds import KINDS
-from compress.algorithms.compressors.config import COMPRESSOR_SCHEMAS
+from compress.algorithms.kinds import KINDS
 from compress.infra.errors import MissingRequirement
 from compress.infra.training.config import TrainConfig
 from compress.pipeline import preflight
@@ -145,7 +144,7 @@ def _schema_types(schema: type, prefix: str = "") -> dict[str, Any]:
 
 # each schema and the option file that lists it first in its defaults list
 SCHEMA_FILES: list[tuple[type, Path]] = [
-    *((schema, CONF / "compressor" / f"{kind}.yaml") for kind, schema in COMPRESSOR_SCHEMAS.items()),
+    *((kind.schema, CONF / "compressor" / f"{name}.yaml") for name, kind in KINDS.items()),
     (TrainConfig, CONF / "train" / "lora.yaml"),
 ]
 
@@ -171,7 +170,7 @@ def test_each_default_is_written_once_in_the_yaml_onto_its_schema(schema: type, 
 @pytest.mark.parametrize("option", GROUPS["compressor"])
 def test_every_compressor_option_composes_onto_its_kinds_schema(option: str) -> None:
     cfg = _compose([f"compressor={option}"])
-    schema = COMPRESSOR_SCHEMAS[str(cfg.compressor.name)]
+    schema = KINDS[str(cfg.compressor.name)].schema
     assert OmegaConf.get_type(cfg.compressor) is schema
     typed = schema.of(cfg.compressor)
     # the schema changes no value's type (an int that became a float would change a fingerprint's JSON)
@@ -197,8 +196,8 @@ def test_each_kind_reads_its_own_options(option: str) -> None:
 
 
 def test_every_kind_has_a_schema_and_an_option_of_its_name() -> None:
-    assert set(COMPRESSOR_SCHEMAS) == set(KINDS)
-    assert set(COMPRESSOR_SCHEMAS) <= set(GROUPS["compressor"])
+    assert all(name == kind.name and dataclasses.is_dataclass(kind.schema) for name, kind in KINDS.items())
+    assert set(KINDS) <= set(GROUPS["compressor"])
 
 
 @pytest.mark.parametrize(

@@ -23,9 +23,9 @@ from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel, Field, ValidationError
 
 from compress import __version__
-from compress.algorithms.backends.lora_export import PEFT_FILES, ensure_gguf, find_adapter
-from compress.algorithms.compressors.generative import read_meta
+from compress.algorithms.compressors.base import find_adapter, read_meta
 from compress.algorithms.data.domains import domain_table
+from compress.algorithms.kinds import kind_of_meta
 from compress.infra.errors import CompressError
 from compress.infra.schemas import EvalSummary, StageRecord
 from compress.infra.secrets import scrub
@@ -71,7 +71,7 @@ class PackageManifest(BaseModel):
     format_version: int
     name: str
     version: str
-    kind: str  # generative | classifier | ...: what compressor.json says
+    kind: str  # selector | generative | classifier | ...: what compressor.json says
     created: str
     compress_version: str
     base_model: dict[str, Any]
@@ -159,21 +159,14 @@ def write_package(
     `gguf`: export the GGUF LoRA for llama.cpp first (one already beside the adapter is always copied)."""
     adapter = find_adapter(run)
     meta = read_meta(adapter)
-    kind = str(meta.get("kind", "generative"))
-    if kind == "generative":
-        missing = [f for f in PEFT_FILES if not (adapter / f).is_file()]
-        if missing:
-            raise CompressError(
-                f"{adapter}: a package needs the adapter's weights, and {missing} are missing "
-                "(a remote backend with backend.download=false keeps them remote: retrain with backend.download=true)."
-            )
+    kind = kind_of_meta(meta)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise CompressError(f"--package {out}: not empty. Choose a new dir, or pass --force to replace it.")
     if out.resolve() == adapter.resolve() or out.resolve() in adapter.resolve().parents:
         # --force would delete the run it packages
         raise CompressError(f"--package {out}: holds the adapter {adapter}; write the package elsewhere.")
-    if gguf and kind == "generative":
-        ensure_gguf(adapter, cache_dir)
+    # the kind checks what its package needs and writes what it carries (the GGUF LoRA with gguf)
+    kind.prepare_package(adapter, meta, cache_dir, gguf)
     run_dir = run_dir_of(adapter)
     cfg = run_config(run_dir)
     tmp = out.with_name(f".{out.name}.tmp")
@@ -198,7 +191,7 @@ def write_package(
         format_version=FORMAT_VERSION,
         name=name or run_dir.name,
         version=version,
-        kind=kind,
+        kind=kind.name,
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         compress_version=__version__,
         base_model=dict(meta.get("model") or {}),

@@ -28,11 +28,18 @@ from typing import Any, Literal
 from omegaconf import DictConfig, OmegaConf
 from pydantic import BaseModel
 
-from compress.algorithms.backends.lora_export import default_cache, find_adapter
-from compress.algorithms.compressors.base import Compressor, JointCompressor, Request, check_budget, tokens_at
+from compress.algorithms.compressors.base import (
+    Compressor,
+    JointCompressor,
+    Request,
+    budget_of,
+    check_budget,
+    find_adapter,
+    read_meta,
+)
 from compress.algorithms.compressors.baselines import BASELINES, BaselineContext
-from compress.algorithms.compressors.generative import read_meta
 from compress.algorithms.data.domains import classify, domain_table
+from compress.algorithms.kinds import kind_of_meta
 from compress.algorithms.text.units import join_documents
 from compress.export.package import (
     DEFAULT_TARGET,
@@ -44,7 +51,7 @@ from compress.export.package import (
 )
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter
-from compress.library.trained import load_trained
+from compress.infra.models.bundled import default_cache
 
 
 class CompressResult(BaseModel):
@@ -67,7 +74,7 @@ class _Job:
     text: str
     domain: str
     tokens_before: int
-    target: int | None
+    budget: int | None
     t0: float
     prep_s: float = 0.0  # routing and counting before the compressor ran
     result: CompressResult | None = None
@@ -147,12 +154,13 @@ class LoadedCompressor:
             raise CompressError(
                 f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route)."
             )
-        if threshold is not None and not getattr(self._compressor, "thresholds", False):
+        caps = self._compressor.capabilities
+        if threshold is not None and not caps.threshold:
             raise CompressError(
                 f"threshold={threshold}: {self.name} ({self.kind}) keeps to a budget, it scores no units "
                 "against a threshold; give rate or target_tokens, or load a selector."
             )
-        if joint and not isinstance(self._compressor, JointCompressor):
+        if joint and not (caps.joint and isinstance(self._compressor, JointCompressor)):
             raise CompressError(
                 f"joint=True: {self.name} ({self.kind}) compresses each text on its own; one budget over "
                 "several texts needs a compressor that selects units across them (a selector, or bm25)."
@@ -170,9 +178,18 @@ class LoadedCompressor:
             if todo:
                 done = self._compressor.compress_many(
                     [
-                        Request(j.text, j.target, self._domains[j.domain], query, forced, threshold)
+                        Request(
+                            j.text,
+                            j.budget,
+                            self._domains[j.domain],
+                            query,
+                            forced,
+                            threshold,
+                            j.tokens_before,
+                        )
                         for j in todo
-                    ]
+                    ],
+                    self._counter,
                 )
                 for j, out in zip(todo, done, strict=True):
                     j.result = self._finish(j, out.text, out.seconds)
@@ -197,13 +214,15 @@ class LoadedCompressor:
         ]
         name = domain or classify(joined)
         n = self._counter.count(joined)
-        target = target_tokens if target_tokens is not None else (tokens_at(rate, n) if rate else None)
-        fits = threshold is None and target is not None and n <= target
-        if not live or fits or (threshold is None and target is None and self._needs_budget):
+        budget = budget_of(rate, target_tokens, n)
+        fits = threshold is None and budget is not None and n <= budget
+        if not live or fits or (threshold is None and budget is None and self._needs_budget):
             return [self._passthrough(j) for j in jobs]
         assert isinstance(self._compressor, JointCompressor)  # compress_many checked it
         outs = self._compressor.compress_joint(
-            [texts[i] for i in live], Request(joined, target, self._domains[name], query, forced, threshold)
+            [texts[i] for i in live],
+            Request(joined, budget, self._domains[name], query, forced, threshold, n),
+            self._counter,
         )
         seconds = time.perf_counter() - t0
         for i, out in zip(live, outs, strict=True):
@@ -230,10 +249,10 @@ class LoadedCompressor:
             job.result = self._passthrough(job)
             return job
         n = self._counter.count(text)
-        target = target_tokens if target_tokens is not None else (tokens_at(rate, n) if rate else None)
-        job = _Job(text, name, n, target, t0, time.perf_counter() - t0)
+        budget = budget_of(rate, target_tokens, n)
+        job = _Job(text, name, n, budget, t0, time.perf_counter() - t0)
         if threshold is None and (
-            (target is not None and n <= target) or (target is None and self._needs_budget)
+            (budget is not None and n <= budget) or (budget is None and self._needs_budget)
         ):
             job.result = self._passthrough(job)
         return job
@@ -313,10 +332,6 @@ def load_compressor(
     )
 
 
-def _counter(model: str, cache: Path) -> TokenCounter:
-    return TokenCounter(model, cache)
-
-
 def _dtype(device: str) -> str:
     # on an accelerator half precision; on a CPU float32 (bfloat16 matmuls there are slow)
     return "float32" if device == "cpu" else "bfloat16"
@@ -324,8 +339,8 @@ def _dtype(device: str) -> str:
 
 def _load_baseline(name: str, cache: Path, target_model: str | None) -> LoadedCompressor:
     model = target_model or DEFAULT_TARGET
-    counter = _counter(model, cache)
-    compressor = BASELINES[name](BaselineContext(counter, cache))
+    counter = TokenCounter(model, cache)
+    compressor = BASELINES[name](BaselineContext(cache))
     doc = (type(compressor).__doc__ or "").strip().split("\n")[0]
     manifest = {"kind": "baseline", "name": name, "description": doc, "tokenizer": {"model": model}}
     # identity is a baseline too, but asks for no budget: it passes every text through
@@ -342,14 +357,14 @@ def _load_run(
     model = target_model or target_model_of(cfg)
     domains = domain_table(cfg.domain if cfg is not None else None, str(run_dir / ".hydra" / "config.yaml"))
     manifest = {
-        "kind": str(meta.get("kind", "generative")),
+        "kind": kind_of_meta(meta).name,
         "name": run_dir.name,
         "run_dir": str(run_dir),
         "adapter": str(adapter),
         "base_model": meta.get("model"),
         "tokenizer": {"model": model},
     }
-    return _trained(run_dir.name, manifest, adapter, cache, engine, device, model, domains)
+    return _trained(run_dir.name, manifest, adapter, meta, cache, engine, device, model, domains)
 
 
 def _load_package(
@@ -359,21 +374,23 @@ def _load_package(
     model = target_model or manifest.tokenizer.model
     domains = {name: OmegaConf.create(d) for name, d in manifest.domains.items()} or domain_table(None)
     data = json.loads(manifest.model_dump_json())
-    return _trained(manifest.name, data, path / manifest.adapter_dir, cache, engine, device, model, domains)
+    adapter = path / manifest.adapter_dir
+    return _trained(manifest.name, data, adapter, read_meta(adapter), cache, engine, device, model, domains)
 
 
 def _trained(
     name: str,
     manifest: dict[str, Any],
     adapter: Path,
+    meta: dict[str, Any],
     cache: Path,
     engine: str,
     device: str,
     model: str,
     domains: dict[str, DictConfig],
 ) -> LoadedCompressor:
-    compressor = load_trained(adapter, cache, device, _dtype(device), engine)
+    # the kind loads it; every budget it is given is in the target model's tokens, by this counter
+    compressor = kind_of_meta(meta).load(adapter, meta, cache, device, _dtype(device), engine)
     manifest = manifest | {"engine": str(getattr(compressor, "engine", engine))}
-    return LoadedCompressor(
-        name, str(manifest["kind"]), manifest, compressor, _counter(model, cache), domains, False
-    )
+    counter = TokenCounter(model, cache)
+    return LoadedCompressor(name, str(manifest["kind"]), manifest, compressor, counter, domains, False)

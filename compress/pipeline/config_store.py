@@ -1,7 +1,7 @@
 """Hydra's ConfigStore entries for the typed config nodes: call `register_configs()` before composing.
 
-Each schema is stored in its group as `schema_<option>` (`compressor/schema_classifier`,
-`train/schema_lora`), and the option's YAML lists it first in its defaults list (Hydra 1.3's schema
+Each schema is stored in its group as `schema_<option>` (`compressor/schema_<kind>` from each
+compressor kind's record, `compress.algorithms.kinds`; `train/schema_lora`), and the option's YAML lists it first in its defaults list (Hydra 1.3's schema
 pattern, "Structured Configs: Config Store API" and "Extending Configs"):
 
     defaults:
@@ -25,7 +25,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from compress.algorithms.compressors.config import COMPRESSOR_SCHEMAS
+from compress.algorithms.kinds import KINDS
 from compress.infra.config_schema import Schema
 from compress.infra.training.config import TrainConfig
 
@@ -40,18 +40,18 @@ def schema_name(option: str) -> str:
 def register_configs() -> None:
     """Store every schema (idempotent: storing one again replaces it with the same node)."""
     cs = ConfigStore.instance()
-    for kind, schema in COMPRESSOR_SCHEMAS.items():
-        cs.store(group="compressor", name=schema_name(kind), node=schema, provider=PROVIDER)
+    for kind in KINDS.values():
+        cs.store(group="compressor", name=schema_name(kind.name), node=kind.schema, provider=PROVIDER)
     cs.store(group="train", name=schema_name("lora"), node=TrainConfig, provider=PROVIDER)
 
 
 def typed_nodes(cfg: Any) -> dict[str, type[Schema]]:
     """The typed nodes of a job config by their path, each with its schema (a compressor of a kind with
-    no schema is left to `compress.algorithms.backends.kinds.compressor_kind`, which names the kinds there are)."""
+    unknown kind is left to `compress.algorithms.kinds.kind_of`, which names the kinds there are)."""
     nodes: dict[str, type[Schema]] = {"train": TrainConfig}
     kind = str(OmegaConf.select(cfg, "compressor.name"))
-    if kind in COMPRESSOR_SCHEMAS:
-        nodes["compressor"] = COMPRESSOR_SCHEMAS[kind]
+    if kind in KINDS:
+        nodes["compressor"] = KINDS[kind].schema
     return nodes
 
 

@@ -28,7 +28,7 @@ def _drop(node: Any, names: frozenset[str]) -> Any:
 def stage_config(stage: str, cfg: DictConfig) -> dict[str, Any]:
     """The part of the config that decides a stage's output."""
     row = STAGES[stage]
-    picked = {k: _plain(OmegaConf.select(cfg, k)) for k in row.config_keys}
+    picked = {k: _plain(OmegaConf.select(cfg, k)) for k in row.keys(cfg)}
     return cast(dict[str, Any], _drop(picked, row.ignored))
 
 

@@ -1,7 +1,7 @@
 """Before anything is spent: does this machine have what each selected stage needs?
 
 Preflight asks every selected part for its requirements (the teacher kind, the validator and judge
-models, the backend, the base model, the gold tasks, the logger, the budget) and reports every
+models, the compressor kind (for the generative kind: its backend and base model), the gold tasks, the logger, the budget) and reports every
 missing key, GPU, package, model or unreadable file at once, named with its stage and its fix; and
 every config key a typed node's schema lacks (one added with `+`, which composition lets through).
 """
@@ -12,13 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from compress.algorithms.backends import BACKENDS
+from compress.algorithms.kinds import kind_of
 from compress.algorithms.metrics.gold import task_requirements
 from compress.algorithms.teachers import teacher_kind
 from compress.infra.errors import CompressError, MissingRequirement
 from compress.infra.llm.costs import price_per_token
 from compress.infra.llm.requirements import model_needs
-from compress.infra.models import base as base_model
 from compress.pipeline.config_store import schema_problems
 
 
@@ -40,17 +39,11 @@ def stage_needs(stage: str, cfg: Any) -> list[str]:
         for m in cfg.validation.judge.models:
             problems += model_needs(str(m), stage, "judge", endpoints)
     if stage in {"train", "evaluate"}:
-        name = str(cfg.backend.name)
-        if name not in BACKENDS:
-            if stage == "train":
-                problems.append(
-                    f"train: backend={name} is not available in this version (implemented: {sorted(BACKENDS)}); "
-                    "use backend=torch, which runs on CPU or CUDA."
-                )
-        else:
-            problems += BACKENDS[name].requirements(cfg, stage)
-        if stage == "train":
-            problems += base_model.requirements(cfg)
+        # the compressor kind says what it needs (the generative kind: its backend and base model)
+        try:
+            problems += kind_of(cfg).requirements(cfg, stage)
+        except CompressError as exc:
+            problems.append(f"{stage}: {exc}")
     return problems
 
 

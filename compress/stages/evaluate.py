@@ -25,10 +25,10 @@ from typing import Any
 from datasets import Dataset, load_from_disk
 from rich.progress import track
 
-from compress.algorithms.backends.kinds import CompressorKind, compressor_kind
-from compress.algorithms.backends.lora_export import find_adapter
 from compress.algorithms.compressors.base import Compressor, Request, tokens_at
 from compress.algorithms.compressors.baselines import BaselineContext, make_baseline, scoring_model
+from compress.algorithms.kinds import kind_of, load_adapter
+from compress.algorithms.kinds.base import CompressorKind
 from compress.algorithms.metrics import cloze, gold
 from compress.algorithms.metrics.breakeven import break_even
 from compress.algorithms.metrics.facts import fact_recall
@@ -55,26 +55,31 @@ from compress.algorithms.metrics.summary import (
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter, count_cl100k
 from compress.infra.schemas import EVAL_FEATURES, Comparison, EvalSummary, TaskResult
-from compress.library.trained import load_trained
 from compress.stages.context import Routed, StageContext, routing, target_counter
 
 
-def _run(compressor: Compressor, texts: list[str], budgets: Sequence[int | None], doms: list[Any]) -> Outputs:
-    """Each text through `compressor` at its budget, as (compressed text, seconds) pairs."""
+def _run(
+    compressor: Compressor,
+    texts: list[str],
+    budgets: Sequence[int | None],
+    doms: Sequence[Any],
+    counter: TokenCounter,
+) -> Outputs:
+    """Each text through `compressor` at its budget (in `counter`'s tokens), as (compressed text,
+    seconds) pairs."""
     out = compressor.compress_many(
-        [Request(text, n, dom) for text, n, dom in zip(texts, budgets, doms, strict=True)]
+        [Request(text, n, dom) for text, n, dom in zip(texts, budgets, doms, strict=True)], counter
     )
     return [(c.text, c.seconds) for c in out]
 
 
-def _load_trained(ctx: StageContext, counter: TokenCounter) -> tuple[Compressor, CompressorKind]:
+def _load_trained(ctx: StageContext) -> tuple[Compressor, CompressorKind]:
     """The trained compressor and its kind, on the device the kind runs on here (on a GPU a generative
-    one runs in the backend's dtype: a Qwen3-8B adapter is 32 GB in float32); a classifier counts its
-    budgets with the evaluation's own target-model counter."""
-    kind = compressor_kind(ctx.cfg)
+    one runs in the backend's dtype: a Qwen3-8B adapter is 32 GB in float32)."""
+    kind = kind_of(ctx.cfg)
     device, dtype = kind.inference_device(ctx.cfg)
     engine = str(ctx.cfg.evaluate.get("engine", "auto"))
-    return load_trained(ctx.inputs["train"] / "adapter", ctx.cache, device, dtype, engine, counter), kind
+    return load_adapter(ctx.inputs["train"], ctx.cache, device, dtype, engine), kind
 
 
 def _compress_trained(
@@ -82,6 +87,7 @@ def _compress_trained(
     texts: list[str],
     budgets: Sequence[int],
     doms: Sequence[Any],
+    counter: TokenCounter,
     label: str = "compressing held-out",
 ) -> Outputs:
     """The trained compressor on every text at its budget, one text at a time (each latency its own)."""
@@ -89,7 +95,7 @@ def _compress_trained(
     for text, budget, dom in track(
         list(zip(texts, budgets, doms, strict=True)), description=label, transient=True
     ):
-        out += _run(compressor, [text], [budget], [dom])
+        out += _run(compressor, [text], [budget], [dom], counter)
     return out
 
 
@@ -118,14 +124,12 @@ def _held_out(ctx: StageContext) -> tuple[list[dict[str, Any]], list[dict[str, A
     return every[: int(ev.max_samples)], every
 
 
-def _methods(ctx: StageContext, counter: TokenCounter) -> Methods:
+def _methods(ctx: StageContext) -> Methods:
     """The trained compressor and every configured baseline (`evaluate.baselines`, identity always,
     and `evaluate.rate_methods`)."""
     ev = ctx.cfg.evaluate
-    compressor, kind = _load_trained(ctx, counter)
-    bctx = BaselineContext(
-        counter, ctx.cache, scoring_model(ctx.cfg.teacher), int(ctx.cfg.seed), scored_texts=None
-    )
+    compressor, kind = _load_trained(ctx)
+    bctx = BaselineContext(ctx.cache, scoring_model(ctx.cfg.teacher), int(ctx.cfg.seed), scored_texts=None)
     # identity is always there: the reference every comparison and the cloze accuracy start from
     matched = list(dict.fromkeys(["identity", *map(str, ev.baselines)]))
     fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*matched, *map(str, ev.rate_methods)])}
@@ -135,7 +139,7 @@ def _methods(ctx: StageContext, counter: TokenCounter) -> Methods:
                 f"evaluate.compare_runs: {name!r} is already a method's name; call that run something else."
             )
         # another run's trained compressor, on the CPU in float32 (a classifier or selector runs there)
-        fns[name] = load_trained(find_adapter(Path(str(run))), ctx.cache, counter=counter)
+        fns[name] = load_adapter(Path(str(run)), ctx.cache)
         matched.append(name)
     return Methods(compressor, kind, fns, matched)
 
@@ -179,6 +183,7 @@ def _compress_all(
         originals,
         [kind.budget(ctx.cfg, counter.count(r["original"]), int(r["compressed_tokens"])) for r in held],
         doms,
+        counter,
     )
     counter.prefetch(t for t, _ in trained)
     budgets = [counter.count(t) for t, _ in trained]
@@ -187,15 +192,17 @@ def _compress_all(
         Point("teacher", [(r["compressed"], float(r["teacher_seconds"])) for r in held]),
     ]
     fns = methods.baselines
-    points += [Point(name, _run(fns[name], originals, budgets, doms)) for name in methods.matched]
+    points += [Point(name, _run(fns[name], originals, budgets, doms, counter)) for name in methods.matched]
     o_tok = [counter.count(t) for t in originals]
     for rate in ev.rates:
         n_tok = [tokens_at(float(rate), n) for n in o_tok]
-        if kind.rate_controlled:  # its curve beside truncate's and selfinfo's
-            outs = _compress_trained(methods.trained, originals, n_tok, doms, f"trained at rate {rate}")
+        if kind.capabilities.rate_controlled:  # its curve beside truncate's and selfinfo's
+            outs = _compress_trained(
+                methods.trained, originals, n_tok, doms, counter, f"trained at rate {rate}"
+            )
             points.append(Point("trained", outs, float(rate)))
         points += [
-            Point(str(name), _run(fns[str(name)], originals, n_tok, doms), float(rate))
+            Point(str(name), _run(fns[str(name)], originals, n_tok, doms, counter), float(rate))
             for name in ev.rate_methods
         ]
     return points
@@ -305,7 +312,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     routed = routing(ctx, originals, [r["domain"] for r in held])
     models = [str(m) for m in val.models]
 
-    methods = _methods(ctx, counter)
+    methods = _methods(ctx)
     points = _compress_all(ctx, held, routed.domains, methods, counter)
     scores, cz = _ask(ctx, held, routed, points, counter)
     threshold = float(val.threshold)
@@ -337,7 +344,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
     if gold_items:
         # a kind that writes its own length runs once, at its own cap for the context
         kind = methods.kind
-        own = None if kind.rate_controlled else (lambda n: kind.budget(ctx.cfg, n, None))
+        own = None if kind.capabilities.rate_controlled else (lambda n: kind.budget(ctx.cfg, n, None))
         everyone = {"trained": methods.trained, **{m: methods.baselines[m] for m in methods.matched}}
         tasks, task_comparisons = gold_tasks(ctx.llm, ev, gold_items, everyone, counter, models, seed, own)
 

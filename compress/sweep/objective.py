@@ -15,7 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from compress.algorithms.backends.kinds import compressor_kind
+from compress.algorithms.kinds import kind_of
 from compress.algorithms.metrics.gold_runner import runner_tasks, task_pairs, task_points
 from compress.algorithms.metrics.headline import comparison_pairs
 from compress.algorithms.metrics.summary import summary_metrics
@@ -105,7 +105,7 @@ def evaluate_names(cfg: DictConfig) -> list[str]:
     points = task_points(
         list(dict.fromkeys(["identity", *map(str, ev.get("baselines", []) or [])])),
         [float(r) for r in ev.get("task_rates", []) or []],
-        compressor_kind(cfg).rate_controlled,
+        kind_of(cfg).capabilities.rate_controlled,
     )
     positions = int(OmegaConf.select(ev, "needle.k", default=0)) + 1
     tasks = [

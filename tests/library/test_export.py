@@ -10,8 +10,9 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from compress.algorithms.backends.lora_export import GGUF_NAME, export_all, main
+from compress.algorithms.backends.lora_export import GGUF_NAME, export_all
 from compress.algorithms.compressors.generative import save_meta
+from compress.export.__main__ import main
 from compress.infra.errors import CompressError
 from compress.infra.models.bundled import gguf_path, load_hf
 from tests.conftest import CACHE
@@ -150,5 +151,5 @@ def test_refusals(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (remote / "compressor.json").write_text(json.dumps(meta | {"chat_format": "qwen3", "instruction": "x"}))
     assert main([str(tmp_path), "--merged"]) == 2
     assert "backend.download=true" in capsys.readouterr().err
-    with pytest.raises(CompressError, match="unknown kind"):
+    with pytest.raises(CompressError, match="unknown export"):
         export_all(remote, tmp_path / "export", ["onnx"], CACHE)

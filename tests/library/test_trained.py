@@ -22,12 +22,14 @@ from compress.algorithms.compressors.generative import (
     compressor_messages,
     format_prompt,
 )
+from compress.algorithms.kinds import load_adapter
 from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import TokenCounter
 from compress.infra.models.bundled import gguf_path
-from compress.library.trained import load_trained
 from tests.conftest import CACHE
 
 CAP = 32
+COUNTER = TokenCounter("local/gemma3-270m", CACHE)
 # greedy choices whose lead over the runner-up is below this (in logits) may flip between engines:
 # llama.cpp multiplies the q4_K weights with 8-bit-quantised activations, transformers their float32
 # dequantisation, and the two moved logits by up to about 2 here
@@ -38,16 +40,16 @@ NEAR_TIE = 1.0
 def engines(smoke_run: Path) -> Iterator[dict[str, Any]]:
     adapter = smoke_run / "train" / "adapter"
     texts = [r["original"] for r in load_from_disk(str(smoke_run / "validate" / "validated"))][:2]
-    cpp = load_trained(adapter, CACHE, engine="llama_cpp")
-    hf = load_trained(adapter, CACHE, engine="transformers")
+    cpp = load_adapter(adapter, CACHE, engine="llama_cpp")
+    hf = load_adapter(adapter, CACHE, engine="transformers")
     reqs = [Request(t, CAP) for t in texts]
     out = {
         "adapter": adapter,
         "texts": texts,
         "cpp": cpp,
         "hf": hf,
-        "cpp_out": cpp.compress_many(reqs),
-        "hf_out": hf.compress_many(reqs),
+        "cpp_out": cpp.compress_many(reqs, COUNTER),
+        "hf_out": hf.compress_many(reqs, COUNTER),
     }
     yield out
     assert isinstance(cpp, LlamaCppGenerative)
@@ -146,12 +148,12 @@ def test_llama_cpp_is_deterministic_and_capped(engines: dict[str, Any]) -> None:
     cpp = engines["cpp"]
     text = engines["texts"][0]
     # another request in between must not change the answer (no KV-cache reuse across requests)
-    again = cpp.compress_many([Request(engines["texts"][1], CAP), Request(text, CAP)])[1]
+    again = cpp.compress_many([Request(engines["texts"][1], CAP), Request(text, CAP)], COUNTER)[1]
     assert again.text == engines["cpp_out"][0].text
-    short = cpp.compress_many([Request(text, 4)])[0].text
+    short = cpp.compress_many([Request(text, 4)], COUNTER)[0].text
     assert 0 < len(cpp._llm.tokenize(short.encode(), add_bos=False)) <= 5
     with pytest.raises(CompressError, match="context of 8192"):
-        cpp.compress_many([Request("word " * 9000, 8)])
+        cpp.compress_many([Request("word " * 9000, 8)], COUNTER)
 
 
 @pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
@@ -161,13 +163,13 @@ def test_gguf_is_exported_once_beside_the_adapter(engines: dict[str, Any]) -> No
     stamp = gguf.stat().st_mtime_ns
     assert ensure_gguf(engines["adapter"], CACHE) == gguf and gguf.stat().st_mtime_ns == stamp
     assert isinstance(
-        load_trained(engines["adapter"], CACHE), LlamaCppGenerative
+        load_adapter(engines["adapter"], CACHE), LlamaCppGenerative
     )  # auto, llama.cpp installed
 
 
 def test_engine_refusals(tmp_path: Path) -> None:
     with pytest.raises(CompressError, match="engine='vllm': choose auto, llama_cpp or transformers"):
-        load_trained(tmp_path, CACHE, engine="vllm")
+        load_adapter(tmp_path, CACHE, engine="vllm")
     meta = {
         "model": {"name": "qwen3-8b", "source": "hf", "hf_id": "Qwen/Qwen3-8B"},
         "chat_format": "qwen3",
@@ -176,4 +178,4 @@ def test_engine_refusals(tmp_path: Path) -> None:
     }
     (tmp_path / "compressor.json").write_text(json.dumps(meta))
     with pytest.raises(CompressError, match="Qwen/Qwen3-8B has no GGUF here"):
-        load_trained(tmp_path, CACHE, engine="llama_cpp")
+        load_adapter(tmp_path, CACHE, engine="llama_cpp")

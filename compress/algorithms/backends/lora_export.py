@@ -13,47 +13,35 @@ rank x in) and `<gguf name>.lora_b` (PEFT's B, out x rank), e.g. `blk.3.attn_q.w
 llama-cpp-python applies it to the base GGUF: `Llama(model_path=BASE_GGUF, lora_path=adapter.gguf)`;
 for the bundled model BASE_GGUF is `compress.infra.models.bundled.gguf_path("gemma3-270m", cache)`.
 `ensure_gguf` exports it on demand beside the adapter (`adapter_dir/adapter.gguf`), for the
-llama.cpp engine of `compress.library.trained.load_trained`.
+llama.cpp engine of the generative kind (`compress.algorithms.kinds.generative`).
 Supported architectures are those whose projections llama.cpp's converter stores unpermuted
 (Gemma 3, Qwen 2/3); a Llama-family base permutes q/k rows and is refused.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
-import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
-from compress.algorithms.compressors.generative import GGUF_ADAPTER, META_FILE, meta_model_cfg
+from compress.algorithms.compressors.base import META_FILE
+from compress.algorithms.compressors.generative import GGUF_ADAPTER, meta_model_cfg
 from compress.infra.errors import CompressError
 from compress.infra.models.base import load_base
 from compress.infra.models.bundled import hf_dir
 
-KINDS = ("merged", "gguf")
+# what it writes beside a trained adapter (the generative kind's `exports`)
+EXPORTS = ("merged", "gguf")
 PEFT_FILES = ("adapter_config.json", "adapter_model.safetensors")
 GGUF_NAME = GGUF_ADAPTER
 # transformers model_type -> gguf architecture; only archs whose q/k/v/o and MLP weights llama.cpp's
 # converter writes without reordering rows, so PEFT's A/B apply as they are.
 GGUF_ARCHS = {"gemma3_text": "GEMMA3", "gemma3": "GEMMA3", "qwen3": "QWEN3", "qwen2": "QWEN2"}
-
-
-def find_adapter(path: Path) -> Path:
-    """The adapter dir under a run dir (RUN_DIR/train/adapter), a train stage dir, or the adapter dir itself."""
-    for cand in (path / "train" / "adapter", path / "adapter", path):
-        if (cand / META_FILE).is_file():
-            return cand
-    raise CompressError(
-        f"{path}: no trained adapter here (looked for {META_FILE} in {path}/train/adapter, {path}/adapter "
-        f"and {path}). Pass a run dir under outputs/runs/ whose train stage finished."
-    )
 
 
 def _meta(adapter_dir: Path) -> dict[str, Any]:
@@ -198,57 +186,12 @@ def export_all(
     adapter_dir: Path, out_dir: Path, kinds: list[str], cache_dir: Path, dtype: str | None = None
 ) -> dict[str, Path]:
     """Run the requested exports (`merged`, `gguf`) into `out_dir`; returns where each landed."""
-    unknown = [k for k in kinds if k not in KINDS]
+    unknown = [k for k in kinds if k not in EXPORTS]
     if unknown:
-        raise CompressError(f"export: unknown kind(s) {unknown}; choose from {list(KINDS)}.")
+        raise CompressError(f"export: unknown export(s) {unknown}; choose from {list(EXPORTS)}.")
     out: dict[str, Path] = {}
     if "merged" in kinds:
         out["merged"] = export_merged(adapter_dir, out_dir / "merged", cache_dir, dtype)
     if "gguf" in kinds:
         out["gguf"] = export_gguf(adapter_dir, out_dir / GGUF_NAME, cache_dir)
     return out
-
-
-def default_cache() -> Path:
-    """The model cache the pipeline uses (conf/paths: COMPRESS_CACHE, else ~/.cache/compress)."""
-    return Path(os.environ.get("COMPRESS_CACHE") or Path.home() / ".cache" / "compress").expanduser()
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The export command's arguments (`compress.export` adds `--package` to them)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m compress.export", description=(__doc__ or "").split("\n")[0]
-    )
-    parser.add_argument("run_dir", type=Path, help="a run dir (with train/adapter) or an adapter dir")
-    parser.add_argument("--merged", action="store_true", help="merge the adapter into its base model")
-    parser.add_argument("--gguf", action="store_true", help="write a GGUF LoRA adapter for llama.cpp")
-    parser.add_argument("--out", type=Path, default=None, help="output dir (default RUN_DIR/export)")
-    parser.add_argument(
-        "--dtype",
-        choices=["bfloat16", "float16", "float32"],
-        default=None,
-        help="merged weights of a Hub model (default bfloat16; the bundled model is always float32)",
-    )
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI: export a run's adapter; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    kinds = [k for k in KINDS if getattr(args, k)]
-    if not kinds:
-        parser.error("choose what to export: --merged and/or --gguf")
-    try:
-        adapter = find_adapter(args.run_dir)
-        done = export_all(adapter, args.out or args.run_dir / "export", kinds, default_cache(), args.dtype)
-    except CompressError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for kind, path in done.items():
-        print(f"{kind}: {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -29,7 +29,7 @@ from typing import Any
 
 from compress.algorithms.backends.base import Budget
 from compress.algorithms.backends.common import examples_or_raise
-from compress.algorithms.compressors.base import Compressed, Request
+from compress.algorithms.compressors.base import Capabilities, Compressed, Request
 from compress.algorithms.compressors.generative import (
     compressor_messages,
     format_prompt,
@@ -37,6 +37,7 @@ from compress.algorithms.compressors.generative import (
     save_meta,
 )
 from compress.infra.errors import CompressError, MissingRequirement
+from compress.infra.llm.tokens import TokenCounter
 from compress.infra.training.config import TrainConfig
 from compress.infra.training.loop import Example, StepLog, batches, lr_factor, tokens_in
 
@@ -297,9 +298,10 @@ class TinkerCompressor:
     tok: Any
     chat_format: str
     instruction: str
-    name: str = "trained"
+    name: str = "generative"
+    capabilities = Capabilities(rate_controlled=False)
 
-    def compress(self, text: str, max_new_tokens: int) -> tuple[str, float]:
+    def generate(self, text: str, max_new_tokens: int) -> tuple[str, float]:
         """Compress one text; returns the text and the seconds the remote call took."""
         from tinker import types
 
@@ -314,9 +316,9 @@ class TinkerCompressor:
         seconds = time.perf_counter() - t0
         return self.tok.decode(result.sequences[0].tokens, skip_special_tokens=True).strip(), seconds
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """One remote sample per request, capped at its `target_tokens` (256 when none is given)."""
-        return [Compressed(*self.compress(r.text, r.target_tokens or 256)) for r in requests]
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """One remote sample per request, capped at its budget (256 when none is given)."""
+        return [Compressed(*self.generate(r.text, r.budget or 256)) for r in requests]
 
 
 def load(adapter_dir: Path, meta: dict[str, Any], cache_dir: Path) -> Any:

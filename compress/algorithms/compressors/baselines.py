@@ -9,6 +9,7 @@
 - `bm25`: units (sentences, turns, code statements) ranked by BM25 against the request's query, kept
   in order within the budget: the lexical sentence selector every query-aware table carries.
 
+Each call brings the target model's token counter its budgets are in (`Compressor.compress_many`).
 A new baseline is a class implementing `compress.algorithms.compressors.base.Compressor` and an entry in `BASELINES`.
 """
 
@@ -26,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from compress.algorithms.compressors.base import Compressed, Compressor, Request
-from compress.algorithms.compressors.coarse import Scored, layout, select_documents, select_text
+from compress.algorithms.compressors.base import Capabilities, Compressed, Compressor, Request
+from compress.algorithms.compressors.coarse import Scored, layout, select_documents, select_text, word_value
 from compress.algorithms.teachers.selfinfo import SelfInfoTeacher
 from compress.algorithms.text.units import join_documents, shape_of, split_units
 from compress.algorithms.text.words import protected
@@ -38,9 +39,8 @@ from compress.infra.models.bundled import LOCAL_MODELS
 
 @dataclass
 class BaselineContext:
-    """What a baseline may need: the target model's token counter, the model cache, the scoring model."""
+    """What a baseline may need: the model cache, the scoring model, a seed."""
 
-    counter: TokenCounter
     cache_dir: Path
     scoring_model: str = next(iter(LOCAL_MODELS))
     seed: int = 0
@@ -62,11 +62,12 @@ class Identity:
     """The original text, unchanged."""
 
     name = "identity"
+    capabilities = Capabilities()
 
     def __init__(self, ctx: BaselineContext) -> None:
         self.ctx = ctx
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
         """Every text as it is."""
         return _timed(lambda r: r.text, requests)
 
@@ -75,26 +76,28 @@ class Truncate:
     """The longest prefix of the text within the budget (the head of the text)."""
 
     name = "truncate"
+    capabilities = Capabilities()
 
     def __init__(self, ctx: BaselineContext) -> None:
-        self.counter = ctx.counter
+        self.ctx = ctx
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """Each text cut to its `target_tokens` by the target model's tokenizer."""
-        return _timed(lambda r: self.counter.truncate(r.text, _budget(r)), requests)
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """Each text cut to its budget by the target model's tokenizer."""
+        return _timed(lambda r: counter.truncate(r.text, _budget(r)), requests)
 
 
 class Tail:
     """The longest suffix of the text within the budget (the end of the text)."""
 
     name = "tail"
+    capabilities = Capabilities()
 
     def __init__(self, ctx: BaselineContext) -> None:
-        self.counter = ctx.counter
+        self.ctx = ctx
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """Each text's end, cut to its `target_tokens` by the target model's tokenizer."""
-        return _timed(lambda r: self.counter.tail(r.text, _budget(r)), requests)
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """Each text's end, cut to its budget by the target model's tokenizer."""
+        return _timed(lambda r: counter.tail(r.text, _budget(r)), requests)
 
 
 class RandomWords:
@@ -104,11 +107,12 @@ class RandomWords:
     same budget) drops the same words."""
 
     name = "random"
+    capabilities = Capabilities()
 
     def __init__(self, ctx: BaselineContext) -> None:
-        self.counter, self.seed = ctx.counter, ctx.seed
+        self.seed = ctx.seed
 
-    def _one(self, r: Request) -> str:
+    def _one(self, r: Request, counter: TokenCounter) -> str:
         spans = split_units(r.text, "word")
         order = list(range(len(spans)))
         random.Random(f"{self.seed}:{hashlib.sha256(r.text.encode()).hexdigest()}").shuffle(order)
@@ -117,12 +121,12 @@ class RandomWords:
             keep = sorted(order[:k])
             return "".join(r.text[spans[i][0] : spans[i][1]] for i in keep).strip()
 
-        k = largest_prefix(len(spans), lambda k: self.counter.count(text_of(k)), _budget(r))
+        k = largest_prefix(len(spans), lambda k: counter.count(text_of(k)), _budget(r))
         return text_of(k)
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """Each text with the most random words it can keep within its `target_tokens`."""
-        return _timed(self._one, requests)
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """Each text with the most random words it can keep within its budget."""
+        return _timed(lambda r: self._one(r, counter), requests)
 
 
 def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
@@ -139,38 +143,46 @@ def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
 
 
 class BM25:
-    """Units ranked by BM25 against the query, kept in text order within the budget (`coarse.choose`);
-    what budget is left goes to the head of the best unit not kept. Without a query every unit ties
-    and the head of the text is kept, cut at unit boundaries. Several texts can share one budget
+    """Units ranked by BM25 against the query, kept in text order within the budget, a unit that shares
+    no term with the query never in the place of one that does (`coarse.choose`); what budget is left
+    shortens the best unit not kept, its facts and the query's words first. Without a query every unit
+    ties and the head of the text is kept, cut at unit boundaries. Several texts can share one budget
     (`compress_joint`)."""
 
     name = "bm25"
+    capabilities = Capabilities(query=True, joint=True)
 
     def __init__(self, ctx: BaselineContext) -> None:
-        self.counter = ctx.counter
+        self.ctx = ctx
 
-    def score(self, r: Request) -> Scored:
-        """The text's units scored by BM25 against the request's query; words by position in their unit."""
+    def score(self, r: Request, counter: TokenCounter) -> Scored:
+        """The text's units scored by BM25 against the request's query (relevant: a shared term)."""
         domain = str(r.domain.name) if r.domain is not None and "name" in r.domain else None
-        lay = layout(r.text, shape_of(domain, r.text), self.counter)
+        lay = layout(r.text, shape_of(domain, r.text), counter)
         scores = bm25_scores([r.text[u.start : u.end] for u in lay.units], r.query)
-        head_first = -np.arange(len(lay.words), dtype=np.float64)
-        return Scored(lay, scores, head_first, protected(lay.words, [], [], r.force_tokens))
+        facts = protected(lay.words, ["numbers", "identifiers"], [])
+        return Scored(
+            lay,
+            scores,
+            word_value(lay.words, r.query, None, facts),
+            protected(lay.words, [], [], r.force_tokens),
+            scores > 0 if r.query and r.query.strip() else None,
+        )
 
-    def _one(self, r: Request) -> str:
+    def _one(self, r: Request, counter: TokenCounter) -> str:
         budget = _budget(r)
-        if self.counter.count(r.text) <= budget:
+        if r.n_tokens(counter) <= budget:
             return r.text
-        return select_text(self.score(r), budget, None, self.counter.count)
+        return select_text(self.score(r, counter), budget, None, counter.count)
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """Each text's best units for its query within its `target_tokens`."""
-        return _timed(self._one, requests)
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """Each text's best units for its query within its budget."""
+        return _timed(lambda r: self._one(r, counter), requests)
 
-    def compress_joint(self, documents: Sequence[str], r: Request) -> list[str]:
-        """The texts as one context (`r.text`, their join) with one budget, `r.target_tokens`."""
+    def compress_joint(self, documents: Sequence[str], r: Request, counter: TokenCounter) -> list[str]:
+        """The texts as one context (`r.text`, their join) with one budget, `r.budget`."""
         _, spans = join_documents(list(documents))
-        return select_documents(self.score(r), spans, _budget(r), None, self.counter.count)
+        return select_documents(self.score(r, counter), spans, _budget(r), None, counter.count)
 
 
 class SelfInfo:
@@ -182,6 +194,7 @@ class SelfInfo:
     long-running server holds a bounded cache."""
 
     name = "selfinfo"
+    capabilities = Capabilities()
 
     def __init__(self, ctx: BaselineContext) -> None:
         self.ctx = ctx
@@ -195,19 +208,27 @@ class SelfInfo:
             )
         return self._teacher
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """Each text's most informative units (words, or lines for code) within its `target_tokens`."""
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """Each text's most informative units (words, or lines for code) within its budget."""
         teacher = self._scorer()
         out = []
         for r in requests:
             offsets, surprisal, scoring_s = self._scores(teacher, r.text)
             t0 = time.perf_counter()
-            teacher.target_tokens = max(1, _budget(r))
             unit = str(r.domain.unit) if r.domain is not None else "word"
             # the caller's forced strings are kept whatever their information (the domain's protected
             # patterns are the teacher's business, not the baseline's: it stays the plain method)
             forced = [re.escape(t) for t in r.force_tokens]
-            text = teacher.select(r.text, offsets, surprisal, unit, forced)
+            budget = _budget(r)
+            # the scoring model's tokens are not the target model's: its share of them, lowered
+            # until the target model's count is within the budget
+            rate = min(1.0, budget / max(1, r.n_tokens(counter)))
+            while True:
+                teacher.target_tokens = max(1, round(rate * len(surprisal)))
+                text = teacher.select(r.text, offsets, surprisal, unit, forced)
+                if rate <= 0.02 or counter.count(text) <= budget:
+                    break
+                rate *= 0.9
             out.append(Compressed(text, scoring_s + time.perf_counter() - t0))
         return out
 
@@ -226,9 +247,9 @@ class SelfInfo:
 
 
 def _budget(r: Request) -> int:
-    if r.target_tokens is None:
-        raise CompressError("a baseline needs a token budget: give each request target_tokens.")
-    return int(r.target_tokens)
+    if r.budget is None:
+        raise CompressError("a baseline needs a token budget: give each request a budget.")
+    return int(r.budget)
 
 
 BASELINES: dict[str, Callable[[BaselineContext], Compressor]] = {

@@ -1,32 +1,47 @@
-"""Coarse-to-fine selection: whole units by score within a token budget, then words inside one more
-unit only where the budget still has room. Shared by every unit-level compressor (the `selector`
+"""Coarse-to-fine selection: whole units by relevance within a token budget, then one more unit
+shortened only where that keeps it readable. Shared by every unit-level compressor (the `selector`
 kind, the `bm25` baseline); they differ only in how they score units and words.
 
 A text is cut into units (`compress.algorithms.text.units.units_of`: sentences, speaker turns, code
 statements). Units are taken best first, each with the units it needs (a speaker's tag, a function's
-header) when they all fit, skipped when they do not (a smaller one further down may); what budget is
-left goes to the words of the best unit not taken, best words first (prose and chat only: code keeps
-whole lines, and a kept header whose body is all dropped gets `...`, so what is kept still parses).
-Order, line breaks and indentation are the original's. A threshold instead of a budget keeps every
-unit scoring at least the threshold, and the budget follows the text.
+header), as long as they fit. The budget is filled by relevance, not by fit: once a unit that scores
+for the question does not fit, no unit that scores nothing for it (`Scored.relevant`) takes its
+place; smaller units that score for it still may. What budget is left then shortens that best unit
+that did not fit (prose and chat: its words ranked by `Scored.word`, kept in order) when the
+shortened unit keeps at least half of its words, else it goes whole: no output line is made of
+stray words or a lone number. A unit holding a forced string (`Request.force_tokens`) goes before
+every other unit and keeps the string if it is kept at all; a forced string never stands alone.
+Code keeps whole lines, and a kept header whose body is all dropped gets `...`, so what is kept still
+parses. Order, line breaks and indentation are the original's. A threshold instead of a budget keeps
+every unit scoring at least the threshold (and the forced ones), and the budget follows the text.
 """
 
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from compress.algorithms.text.units import Unit, units_of
-from compress.algorithms.text.words import Words, render, select, split_words, word_costs
+from compress.algorithms.text.words import (
+    Words,
+    content_words,
+    largest_within,
+    query_words,
+    render,
+    split_words,
+    word_costs,
+)
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter
 
-# a word's place in the fill ranking: its unit's rank dominates, its own score only orders words
-# inside the one unit that is filled word by word
-_RANK_SCALE = 4.0
+# a unit shortened to fill the budget keeps at least this share of its words (else it goes whole)
+MIN_SHARE = 0.5
+# ... and at least this many (a unit with fewer words is kept whole or not at all)
+MIN_WORDS = 3
 
 
 @dataclass
@@ -55,6 +70,10 @@ class Layout:
             out.append(int(self.units[out[-1]].needs))  # type: ignore[arg-type]
         return out
 
+    def words_of(self, u: int) -> np.ndarray:
+        """The indices of unit `u`'s words."""
+        return np.flatnonzero(self.unit_of_word == u)
+
 
 def layout(text: str, shape: str, counter: TokenCounter, words: Words | None = None) -> Layout:
     """Units and words of `text` for `shape` (prose, chat, code), with their token costs (`words`: the
@@ -70,70 +89,152 @@ def layout(text: str, shape: str, counter: TokenCounter, words: Words | None = N
     return Layout(text, shape, units, words, unit_of_word, costs, unit_cost)
 
 
-def choose(lay: Layout, scores: np.ndarray, budget: int) -> np.ndarray:
-    """Which units to keep: best first, each with the units it needs, while they fit in `budget`
-    (estimated tokens); a unit that does not fit is skipped, not cut."""
+@dataclass
+class Scored:
+    """A text's layout and its scores: per unit (what decides which units stay), per word (what a
+    shortened unit keeps first), the words of forced strings, and per unit whether it scores anything
+    for the question (None: no question, every unit may fill the budget)."""
+
+    lay: Layout
+    unit: np.ndarray
+    word: np.ndarray
+    guard: np.ndarray
+    relevant: np.ndarray | None = None
+
+    def forced(self) -> np.ndarray:
+        """Per unit: whether it holds a forced string."""
+        out = np.zeros(self.lay.n_units, dtype=bool)
+        if self.guard.any():
+            out[np.unique(self.lay.unit_of_word[self.guard])] = True
+        return out
+
+    def order(self) -> np.ndarray:
+        """The units best first: forced ones, then by score, ties by position."""
+        n = self.lay.n_units
+        return np.lexsort((np.arange(n), -np.asarray(self.unit, dtype=np.float64), ~self.forced()))
+
+    def may_fill(self) -> np.ndarray:
+        """Per unit: whether it may take the place of a relevant unit that did not fit."""
+        rel = np.ones(self.lay.n_units, dtype=bool) if self.relevant is None else self.relevant
+        return rel | self.forced()
+
+
+def word_value(words: Words, query: str | None, base: np.ndarray | None, protect: np.ndarray) -> np.ndarray:
+    """Which words a shortened unit keeps first: protected facts and the words the question names,
+    then content words, then function words; `base` (a model's per-word score, in [0, 1]) orders
+    words within each class, then position (earlier first)."""
+    n = len(words)
+    value = 1.0 * content_words(words) + 2.0 * protect
+    if query:
+        value = value + 2.0 * query_words(words, query)
+    if base is not None:
+        value = value + 0.5 * np.clip(np.asarray(base, dtype=np.float64), 0.0, 1.0)
+    return value - 1e-6 * np.arange(n)
+
+
+def choose(s: Scored, budget: int) -> tuple[np.ndarray, int | None]:
+    """Which units to keep whole, best first with the units each needs, within `budget` (estimated
+    tokens), and the best unit that did not fit and scores for the question (the frontier, None
+    when every such unit fit). After the frontier only units that score for the question are taken."""
+    lay = s.lay
     keep = np.zeros(lay.n_units, dtype=bool)
+    may_fill = s.may_fill()
+    frontier: int | None = None
     used = 0
-    for u in np.lexsort((np.arange(lay.n_units), -np.asarray(scores, dtype=np.float64))).tolist():
+    for u in s.order().tolist():
         if keep[u]:
             continue
         extra = [v for v in lay.chain(u) if not keep[v]]
         cost = int(lay.unit_cost[extra].sum())
         if used + cost <= budget:
-            keep[extra] = True
-            used += cost
+            if frontier is None or may_fill[u]:
+                keep[extra] = True
+                used += cost
+        elif frontier is None and may_fill[u]:
+            frontier = u
+    return keep, frontier
+
+
+def above(s: Scored, threshold: float) -> np.ndarray:
+    """Threshold mode: every unit scoring at least `threshold` and every forced one, with the units
+    each needs."""
+    keep = np.zeros(s.lay.n_units, dtype=bool)
+    for u in np.flatnonzero((np.asarray(s.unit) >= threshold) | s.forced()).tolist():
+        keep[s.lay.chain(u)] = True
     return keep
 
 
-def above(lay: Layout, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Threshold mode: every unit scoring at least `threshold`, with the units it needs."""
-    keep = np.zeros(lay.n_units, dtype=bool)
-    for u in np.flatnonzero(np.asarray(scores) >= threshold).tolist():
-        keep[lay.chain(u)] = True
+def _trim(s: Scored, keep: np.ndarray, budget: int, fits: Callable[[np.ndarray], bool]) -> np.ndarray:
+    """The kept units, the worst first dropped while the exact count is over `budget` (the estimates
+    can fall short): a unit another kept unit needs goes only after it."""
+    keep = keep.copy()
+    rank = np.empty(s.lay.n_units, dtype=np.int64)
+    rank[s.order()] = np.arange(s.lay.n_units)
+    while keep.any() and not fits(keep):
+        needed = {s.lay.units[v].needs for v in np.flatnonzero(keep).tolist()}
+        leaves = [v for v in np.flatnonzero(keep).tolist() if v not in needed]
+        keep[max(leaves, key=lambda v: rank[v])] = False
     return keep
 
 
 def keep_words(
-    lay: Layout,
+    s: Scored,
     keep: np.ndarray,
-    scores: np.ndarray,
-    word_scores: np.ndarray,
+    frontier: int | None,
     budget: int | None,
     count: Callable[[str], int],
-    guard: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The word mask of prose or chat: the kept units' words, then (with a budget) the best units not
-    kept, word by word, as many as the budget holds by the exact count of the rendered text."""
+    """The word mask of prose or chat: the kept units' words, then (with a budget) the frontier unit
+    shortened into what is left, by the exact count of the rendered text."""
+    lay = s.lay
     n = len(lay.words)
-    guard = np.zeros(n, dtype=bool) if guard is None else guard
-    if n == 0 or budget is None:  # threshold mode: exactly the kept units
-        return (keep[lay.unit_of_word] | guard) if n else np.zeros(0, dtype=bool)
-    # kept units first (best first), then the rest by score: a word's rank is its unit's
-    order = np.lexsort((np.arange(lay.n_units), -np.asarray(scores, dtype=np.float64), ~keep))
-    rank = np.empty(lay.n_units, dtype=np.float64)
-    rank[order] = np.arange(lay.n_units)[::-1]
-    ws = np.asarray(word_scores, dtype=np.float64)
-    spread = ws.max() - ws.min() if ws.size else 0.0
-    within = (ws - ws.min()) / spread if spread > 0 else np.zeros_like(ws)
-    key = rank[lay.unit_of_word] * _RANK_SCALE + within
-    return select(lay.words, key, guard, budget, count, lay.word_cost)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    if budget is None:  # threshold mode: exactly the kept units
+        return keep[lay.unit_of_word]
+
+    def fits(units: np.ndarray) -> bool:
+        return count(render(lay.words, units[lay.unit_of_word])) <= budget
+
+    keep = _trim(s, keep, budget, fits)
+    mask = keep[lay.unit_of_word]
+    if frontier is None or keep[frontier]:
+        return mask
+    # the units the frontier needs (a speaker's tag, a header) come whole, or the frontier does not come
+    needs = [v for v in lay.chain(frontier)[1:] if not keep[v]]
+    if needs:
+        with_needs = keep.copy()
+        with_needs[needs] = True
+        if not fits(with_needs):
+            return mask
+        mask = with_needs[lay.unit_of_word]
+    own = lay.words_of(frontier)
+    if own.size == 0:
+        return mask
+    # forced words first, then by value; the largest prefix of that ranking that fits
+    ranked = own[np.lexsort((np.arange(own.size), -s.word[own], ~s.guard[own]))]
+
+    def mask_of(k: int) -> np.ndarray:
+        m = mask.copy()
+        m[ranked[:k]] = True
+        return m
+
+    guess = int(np.searchsorted(np.cumsum(lay.word_cost[ranked]), budget - count(render(lay.words, mask))))
+    k = largest_within(own.size, guess, lambda k: count(render(lay.words, mask_of(k))), budget)
+    floor = min(own.size, max(MIN_WORDS, math.ceil(MIN_SHARE * own.size)))
+    if k < floor or k < int(s.guard[own].sum()):
+        return mask  # too little would be left of it: it goes whole
+    return mask_of(k)
 
 
 def fill(
-    lay: Layout,
-    keep: np.ndarray,
-    scores: np.ndarray,
-    word_scores: np.ndarray,
-    budget: int | None,
-    count: Callable[[str], int],
-    guard: np.ndarray | None = None,
+    s: Scored, keep: np.ndarray, frontier: int | None, budget: int | None, count: Callable[[str], int]
 ) -> str:
-    """The kept units rendered, with the budget's remainder filled word by word from the best units not
-    kept (prose and chat); for code, whole lines, trimmed to the budget if the estimate was short."""
-    if lay.shape == "code":
-        return _render_code(lay, keep, scores, budget, count)
-    return render(lay.words, keep_words(lay, keep, scores, word_scores, budget, count, guard))
+    """The kept units rendered, the frontier unit shortened into what is left (prose and chat); for
+    code, whole lines, trimmed to the budget if the estimate was short."""
+    if s.lay.shape == "code":
+        return _render_code(s, keep, budget, count)
+    return render(s.lay.words, keep_words(s, keep, frontier, budget, count))
 
 
 def per_document(lay: Layout, mask: np.ndarray, spans: Sequence[tuple[int, int]]) -> list[str]:
@@ -147,18 +248,10 @@ def per_document(lay: Layout, mask: np.ndarray, spans: Sequence[tuple[int, int]]
     return out
 
 
-def _render_code(
-    lay: Layout, keep: np.ndarray, scores: np.ndarray, budget: int | None, count: Callable[[str], int]
-) -> str:
-    keep = keep.copy()
-    text = _code_text(lay, keep)
-    # the estimate can fall short of the exact count: drop the worst kept unit nothing else needs
-    while budget is not None and keep.any() and count(text) > budget:
-        needed = {lay.units[v].needs for v in np.flatnonzero(keep).tolist()}
-        leaves = [v for v in np.flatnonzero(keep).tolist() if v not in needed]
-        keep[min(leaves, key=lambda v: (scores[v], -v))] = False
-        text = _code_text(lay, keep)
-    return text
+def _render_code(s: Scored, keep: np.ndarray, budget: int | None, count: Callable[[str], int]) -> str:
+    if budget is not None:
+        keep = _trim(s, keep, budget, lambda k: count(_code_text(s.lay, k)) <= budget)
+    return _code_text(s.lay, keep)
 
 
 def _line_start(text: str, pos: int) -> int:
@@ -185,24 +278,14 @@ def _code_text(lay: Layout, keep: np.ndarray) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class Scored:
-    """A text's layout and its scores: per unit (what decides which units stay), per word (what orders
-    the words of the unit filled word by word) and the words that must stay whatever they score."""
-
-    lay: Layout
-    unit: np.ndarray
-    word: np.ndarray
-    guard: np.ndarray
-
-
 def select_text(s: Scored, budget: int | None, threshold: float | None, count: Callable[[str], int]) -> str:
     """The text compressed to `budget` tokens, or (threshold mode) to the units scoring at least
     `threshold`."""
     if threshold is not None:
-        return fill(s.lay, above(s.lay, s.unit, threshold), s.unit, s.word, None, count, s.guard)
+        return fill(s, above(s, threshold), None, None, count)
     assert budget is not None
-    return fill(s.lay, choose(s.lay, s.unit, budget), s.unit, s.word, budget, count, s.guard)
+    keep, frontier = choose(s, budget)
+    return fill(s, keep, frontier, budget, count)
 
 
 def select_documents(
@@ -220,8 +303,11 @@ def select_documents(
             "joint compression keeps units across texts and renders them as prose; code keeps whole "
             "statements per file: compress code texts one by one (joint=False)."
         )
-    keep = above(s.lay, s.unit, threshold) if threshold is not None else choose(s.lay, s.unit, budget or 0)
-    mask = keep_words(s.lay, keep, s.unit, s.word, None if threshold is not None else budget, count, s.guard)
+    if threshold is not None:
+        mask = keep_words(s, above(s, threshold), None, None, count)
+    else:
+        keep, frontier = choose(s, budget or 0)
+        mask = keep_words(s, keep, frontier, budget or 0, count)
     return per_document(s.lay, mask, spans)
 
 
@@ -232,17 +318,3 @@ def parses(code: str) -> bool:
         return True
     except (SyntaxError, ValueError):
         return False
-
-
-def unit_scores_from_words(
-    lay: Layout, word_scores: Sequence[float] | np.ndarray, how: str = "mean"
-) -> np.ndarray:
-    """Per unit, the mean (or max) of its words' scores (a unit with no word: 0)."""
-    ws = np.asarray(word_scores, dtype=np.float64)
-    if how == "max":
-        out = np.full(lay.n_units, -np.inf)
-        np.maximum.at(out, lay.unit_of_word, ws)
-        return np.where(np.isfinite(out), out, 0.0)
-    total = np.bincount(lay.unit_of_word, weights=ws, minlength=lay.n_units)
-    k = np.bincount(lay.unit_of_word, minlength=lay.n_units)
-    return np.where(k > 0, total / np.maximum(k, 1), 0.0)

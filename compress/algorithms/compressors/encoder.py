@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 
 from compress.algorithms.text.words import Words, split_words
+from compress.infra.console import console, quiet_transformers
 from compress.infra.errors import CompressError
+from compress.infra.training.device import resolve_device
 
 BUNDLED_ENCODER = "bundled:all-MiniLM-L6-v2"
 # the CE loss ignores these positions (special tokens, the query, padding)
@@ -49,10 +51,14 @@ def load_encoder(name: str, layers: int | None) -> tuple[Any, Any]:
                 f"choose 1..{config.num_hidden_layers} or null for all."
             )
         config.num_hidden_layers = int(layers)
-    tok = AutoTokenizer.from_pretrained(path)
+    tok = _long_inputs(AutoTokenizer.from_pretrained(path))
     if not getattr(tok, "is_fast", False):
         raise CompressError(f"compressor.encoder={name}: needs a fast tokenizer (offsets); this one is not.")
-    model = AutoModelForTokenClassification.from_pretrained(path, config=config)
+    with quiet_transformers():
+        model = AutoModelForTokenClassification.from_pretrained(path, config=config)
+    console.print(
+        f"encoder: {name}, {config.num_hidden_layers} layers, a new keep/drop head on it", highlight=False
+    )
     return tok, model
 
 
@@ -210,9 +216,39 @@ def save_encoder(model: Any, tok: Any, out_dir: Path) -> Path:
     adapter = out_dir / "adapter"
     adapter.mkdir(parents=True, exist_ok=True)
     model.eval()
-    model.save_pretrained(str(adapter))
-    tok.save_pretrained(str(adapter))
+    with quiet_transformers():
+        model.save_pretrained(str(adapter))
+        tok.save_pretrained(str(adapter))
     return adapter
+
+
+def load_saved_encoder(
+    adapter_dir: Path, quantize: str, device: str, threads: int | None = None
+) -> tuple[Any, Any, str]:
+    """A trained encoder as `save_encoder` wrote it: its tokenizer, the model in eval mode (int8 on a
+    CPU when `quantize` is int8) and the device it runs on."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    if quantize not in ("int8", "none"):
+        raise CompressError(f"compressor.quantize={quantize!r}: choose int8 or none.")
+    if threads:
+        torch.set_num_threads(int(threads))
+    tok = _long_inputs(AutoTokenizer.from_pretrained(str(adapter_dir)))
+    with quiet_transformers():
+        model = AutoModelForTokenClassification.from_pretrained(str(adapter_dir))
+    model.eval()
+    device = resolve_device(device)
+    # int8 dynamic quantization runs on the CPU only
+    model = quantize_int8(model) if quantize == "int8" and device == "cpu" else model.to(device)
+    return tok, model, device
+
+
+def _long_inputs(tok: Any) -> Any:
+    """The tokenizer told that long texts are fine: they are cut into windows here, never fed whole
+    (without this it warns on every text longer than the encoder's positions)."""
+    tok.model_max_length = int(1e12)
+    return tok
 
 
 def quantize_int8(model: Any) -> Any:

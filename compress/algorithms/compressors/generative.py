@@ -7,7 +7,6 @@ backend made it, so the evaluate stage and the library rebuild it whichever back
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -18,12 +17,12 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from compress.algorithms.compressors.base import Compressed, Request
+from compress.algorithms.compressors.base import Capabilities, Compressed, Request, write_meta
 from compress.infra.errors import CompressError
+from compress.infra.llm.tokens import TokenCounter
 from compress.infra.models.base import load_base
 from compress.infra.models.bundled import render_prompt
 
-META_FILE = "compressor.json"
 # the GGUF LoRA llama.cpp applies to the base GGUF, exported on demand beside the PEFT files
 GGUF_ADAPTER = "adapter.gguf"
 # tokens generated when a request gives no cap (both engines)
@@ -54,16 +53,17 @@ def format_prompt(tok: Any, messages: list[dict[str, str]], chat_format: str) ->
 class GenerativeCompressor:
     """A base model with a trained LoRA adapter, ready to compress.
 
-    A request's `target_tokens` caps the tokens it generates: it writes the length it learned."""
+    A request's budget caps the tokens it generates (its own): it writes the length it learned."""
 
     tok: Any
     model: Any
     chat_format: str
     instruction: str
-    name: str = "trained"
+    name: str = "generative"
     engine: str = "transformers"
+    capabilities = Capabilities(rate_controlled=False)
 
-    def compress(self, text: str, max_new_tokens: int) -> tuple[str, float]:
+    def generate(self, text: str, max_new_tokens: int) -> tuple[str, float]:
         """Greedy compression of one text; returns the text and the seconds it took."""
         import torch
 
@@ -77,13 +77,11 @@ class GenerativeCompressor:
         seconds = time.perf_counter() - t0
         return self.tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True).strip(), seconds
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
-        """One generation per request, capped at its `target_tokens`; without one, at the text's own
-        length (+8, at most 256): it writes the length it learned, never much longer than the input."""
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
+        """One generation per request, capped at its budget; without one, at the text's own length
+        (+8, at most 256): it writes the length it learned, never much longer than the input."""
         return [
-            Compressed(
-                *self.compress(r.text, r.target_tokens or default_cap(len(self.tok(r.text).input_ids)))
-            )
+            Compressed(*self.generate(r.text, r.budget or default_cap(len(self.tok(r.text).input_ids))))
             for r in requests
         ]
 
@@ -95,8 +93,9 @@ class LlamaCppGenerative:
     quantised (the transformers copy is their dequantised floats), so outputs agree closely, not
     bit for bit. One generation at a time: a llama.cpp context is not thread-safe."""
 
-    name = "trained"
+    name = "generative"
     engine = "llama_cpp"
+    capabilities = Capabilities(rate_controlled=False)
 
     def __init__(
         self,
@@ -128,7 +127,7 @@ class LlamaCppGenerative:
         self.chat_format, self.instruction, self.n_ctx = chat_format, instruction, n_ctx
         self._lock = threading.Lock()
 
-    def compress(self, text: str, max_new_tokens: int) -> tuple[str, float]:
+    def generate(self, text: str, max_new_tokens: int) -> tuple[str, float]:
         """Greedy compression of one text; returns the text and the seconds it took."""
         prompt = format_prompt(None, compressor_messages(self.instruction, text), self.chat_format)
         with self._lock:
@@ -148,10 +147,10 @@ class LlamaCppGenerative:
             seconds = time.perf_counter() - t0
         return str(out["choices"][0]["text"]).strip(), seconds
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
         """One generation per request, capped as `GenerativeCompressor` caps it."""
         return [
-            Compressed(*self.compress(r.text, r.target_tokens or default_cap(len(self._tokens(r.text)))))
+            Compressed(*self.generate(r.text, r.budget or default_cap(len(self._tokens(r.text)))))
             for r in requests
         ]
 
@@ -170,24 +169,14 @@ def save_meta(
 ) -> None:
     """Record what the evaluate stage needs to rebuild the compressor (and which backend trained it)."""
     meta = {
+        "kind": "generative",
         "model": {"name": str(model_cfg.name), "source": str(model_cfg.source), "hf_id": model_cfg.hf_id},
         "chat_format": chat_format,
         "instruction": instruction,
         "backend": backend,
         **extra,
     }
-    (adapter_dir / META_FILE).write_text(json.dumps(meta, indent=2))
-
-
-def read_meta(adapter_dir: Path) -> dict[str, Any]:
-    """The adapter's `compressor.json` (a clear error for a dir the train stage did not write)."""
-    path = adapter_dir / META_FILE
-    if not path.is_file():
-        raise CompressError(
-            f"{adapter_dir} holds no {META_FILE}: it is not an adapter written by the train stage."
-        )
-    meta: dict[str, Any] = json.loads(path.read_text())
-    return meta
+    write_meta(adapter_dir, meta)
 
 
 def meta_model_cfg(meta: dict[str, Any]) -> Any:

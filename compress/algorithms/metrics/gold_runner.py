@@ -11,7 +11,7 @@ by item. The question is every method's `Request.query`; a query-agnostic method
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -23,6 +23,7 @@ from compress.algorithms.metrics.compare import compare
 from compress.algorithms.metrics.stats import paired_bootstrap, wilson
 from compress.infra.errors import CompressError
 from compress.infra.llm.client import ChatRequest, ChatResult
+from compress.infra.llm.tokens import TokenCounter
 from compress.infra.schemas import Comparison, TaskResult
 
 TaskPoint = tuple[str, float | None]  # (method, rate): rate None = at the trained compressor's own budget
@@ -37,18 +38,6 @@ class Answers(Protocol):
 
     def run_many(self, requests: Sequence[ChatRequest], label: str = "LLM calls") -> list[ChatResult]:
         """One result per request."""
-        ...
-
-
-class Counts(Protocol):
-    """What the runner needs of a token counter (`compress.infra.llm.tokens.TokenCounter` is one)."""
-
-    def count(self, text: str) -> int:
-        """The text's tokens."""
-        ...
-
-    def prefetch(self, texts: Iterable[str]) -> None:
-        """Count many texts at once where counting is remote."""
         ...
 
 
@@ -81,12 +70,14 @@ def task_pairs(points: list[TaskPoint]) -> list[tuple[TaskPoint, TaskPoint]]:
     ]
 
 
-def _compress(compressor: Compressor, requests: list[Request], label: str) -> list[str]:
+def _compress(
+    compressor: Compressor, requests: list[Request], counter: TokenCounter, label: str
+) -> list[str]:
     chunks = [requests[i : i + CHUNK] for i in range(0, len(requests), CHUNK)]
     return [
         c.text
         for chunk in track(chunks, description=label, transient=True)
-        for c in compressor.compress_many(chunk)
+        for c in compressor.compress_many(chunk, counter)
     ]
 
 
@@ -94,7 +85,7 @@ def _contexts(
     items: list[gold.GoldItem],
     methods: dict[str, Compressor],
     rates: list[float],
-    counter: Counts,
+    counter: TokenCounter,
     own_budget: Callable[[int], int] | None,
 ) -> dict[TaskPoint, list[str]]:
     """Every method's context for every item at every budget it runs at."""
@@ -105,10 +96,11 @@ def _contexts(
 
     def run(method: str, rate: float | None, budgets: list[int]) -> None:
         reqs = [
-            Request(it.context, n, None, it.question or None) for it, n in zip(items, budgets, strict=True)
+            Request(it.context, n, None, it.question or None, tokens=k)
+            for it, n, k in zip(items, budgets, n_tok, strict=True)
         ]
         at = "its own budget" if rate is None else f"rate {rate:g}"
-        out[(method, rate)] = _compress(methods[method], reqs, f"gold tasks: {method} at {at}")
+        out[(method, rate)] = _compress(methods[method], reqs, counter, f"gold tasks: {method} at {at}")
         counter.prefetch(out[(method, rate)])
 
     for method, rate in task_points(baselines, rates, own_budget is None):
@@ -126,7 +118,7 @@ def gold_tasks(
     ev: Any,
     items: list[gold.GoldItem],
     methods: dict[str, Compressor],
-    counter: Counts,
+    counter: TokenCounter,
     models: list[str],
     seed: int,
     own_budget: Callable[[int], int] | None = None,

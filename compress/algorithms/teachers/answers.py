@@ -1,6 +1,6 @@
 """Labels that follow answers: which units of a context a question's answer needs, with no LLM.
 
-From any text, the cloze facts the evaluation already finds (`compress.algorithms.metrics.cloze.cloze_items`:
+From any text, the cloze facts the evaluation already finds (`compress.algorithms.text.cloze.cloze_items`:
 numbers, identifiers, names, one per part of the text) give questions with known answers. Each
 training example puts the text with its question among `k` distractor texts (none of which holds the
 answer), at a random position, so that a model learns relevance to the question and not a position;
@@ -93,14 +93,11 @@ def phrasings(item: ClozeItem, rng: random.Random) -> str:
 
 
 def answer_examples(
-    texts: Sequence[str],
-    n: int,
-    seed: int,
-    k_max: int = 6,
-    no_query_share: float = 0.2,
-    parts: int = 3,
+    texts: Sequence[str], n: int, seed: int, k_max: int, no_query_share: float, parts: int
 ) -> list[AnswerExample]:
-    """`n` labelled examples from `texts` (the answering texts and the distractors both drawn from them).
+    """`n` labelled examples from `texts` (the answering texts and the distractors both drawn from them),
+    each among 0..`k_max` distractors, a `no_query_share` of them asking nothing, facts from `parts`
+    stretches of a text (the selector's `compressor.labels` give all three: no defaults here).
     A text with no cloze fact cannot answer; a distractor that holds the answer string is not used."""
     rng = random.Random(seed)
     items = {i: cloze_items(str(i), t, parts) for i, t in enumerate(texts)}

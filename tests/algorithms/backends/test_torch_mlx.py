@@ -36,9 +36,9 @@ from compress.algorithms.compressors.generative import (
     format_prompt,
 )
 from compress.algorithms.data.corpora import iter_stdlib_nl
+from compress.algorithms.kinds import load_adapter
 from compress.infra.models.bundled import hf_dir
 from compress.infra.training.loop import Example, lr_factor
-from compress.library.trained import load_trained
 from tests.conftest import CACHE, ROOT
 
 STEPS = 8
@@ -159,12 +159,12 @@ def _assert_learns_and_reloads(run: Run, rows: list[dict[str, Any]], backend: st
     assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
     assert json.loads((adapter / "compressor.json").read_text())["backend"] == backend
     # the evaluate stage's loader, unchanged: base model from the metadata + the PEFT adapter
-    comp = load_trained(adapter, CACHE)
+    comp = load_adapter(adapter, CACHE)
     assert isinstance(comp, GenerativeCompressor)
     text = rows[0]["original"]
-    trained, _ = comp.compress(text, 12)
+    trained, _ = comp.generate(text, 12)
     with comp.model.disable_adapter():
-        base, _ = comp.compress(text, 12)
+        base, _ = comp.generate(text, 12)
     assert trained != base
 
 
@@ -213,7 +213,7 @@ def test_mlx_adapter_in_peft_format_gives_mlx_logits(
     assert q_a == [lora.rank, 64] and k_b == [32, lora.rank]  # PEFT: A (r, in), B (out, r)
     assert len(shapes) == 2 * 4 * 2  # A and B x 4 modules x 2 layers
 
-    comp = cast(GenerativeCompressor, load_trained(adapter, CACHE))  # the PEFT copy under transformers
+    comp = cast(GenerativeCompressor, load_adapter(adapter, CACHE))  # the PEFT copy under transformers
     prompt = format_prompt(
         comp.tok, compressor_messages(mlx_run.cfg.domain.instruction, rows[1]["original"]), "completion"
     )

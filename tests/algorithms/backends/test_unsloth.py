@@ -31,7 +31,8 @@ def test_unsloth_refuses_without_cuda(tmp_path: Path) -> None:
 
 
 def test_cli_unsloth_refused_cleanly(tmp_path: Path) -> None:
-    proc = run_cli(["backend=unsloth", f"paths.outputs={tmp_path}/out"], cwd=tmp_path, timeout=300)
+    args = ["compressor=generative", "backend=unsloth", f"paths.outputs={tmp_path}/out"]
+    proc = run_cli(args, cwd=tmp_path, timeout=300)
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "backend=unsloth needs a CUDA GPU" in proc.stderr and "nothing was spent" in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

@@ -22,17 +22,17 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from pydantic import ValidationError
 
-from compress.algorithms.compressors.base import Request
-from compress.algorithms.compressors.classifier import (
+from compress.algorithms.compressors.base import Request, tokens_at
+from compress.algorithms.compressors.encoder import spans_of
+from compress.algorithms.kinds import load_adapter
+from compress.algorithms.kinds.classifier import (
     ClassifierCompressor,
     ClassifierMeta,
     load_classifier,
     train_classifier,
 )
-from compress.algorithms.compressors.encoder import spans_of
 from compress.algorithms.text.words import normalize, protected, query_words, split_words, word_costs
 from compress.infra.llm.tokens import TokenCounter
-from compress.library.trained import load_trained
 from tests.conftest import CACHE, ROOT
 
 MODULES = ("json", "shutil", "textwrap", "argparse", "os.path", "inspect", "random", "pathlib", "csv")
@@ -71,7 +71,7 @@ def _rows(texts: list[str], seed: int = 0) -> list[dict[str, Any]]:
             {
                 "original": t,
                 "compressed": " ".join(words.word(int(i)) for i in np.flatnonzero(rule(words))),
-                "weight": 1.0,
+                "passed": True,
                 "keep": rule(words).tolist(),
                 "align_found": 1.0,
                 "align_invented": 0,
@@ -99,9 +99,20 @@ def _cfg() -> Any:
         )
 
 
+COUNTER = TokenCounter("local/gemma3-270m", CACHE)
+
+
 @pytest.fixture(scope="module")
 def counter() -> TokenCounter:
-    return TokenCounter("local/gemma3-270m", CACHE)
+    return COUNTER
+
+
+def one(comp: ClassifierCompressor, text: str, rate: float | None = None, **kw: Any) -> str:
+    """One text through the classifier at `rate` of its tokens (or `budget`), as the library asks."""
+    if rate is not None:
+        kw["budget"] = tokens_at(rate, COUNTER.count(text))
+    kw["force_tokens"] = tuple(kw.get("force_tokens", ()))
+    return comp.compress_many([Request(text, **kw)], COUNTER)[0].text
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +120,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, counter: TokenCounter) -> 
     out = tmp_path_factory.mktemp("classifier")
     texts = DOCS[:40]
     logged: list[tuple[dict[str, Any], int]] = []
-    result = train_classifier(_cfg(), _rows(texts), out, CACHE, lambda m, s: logged.append((m, s)))
-    comp = load_trained(out / "adapter", CACHE, counter=counter)
+    result = train_classifier(_cfg(), _rows(texts), out, lambda m, s: logged.append((m, s)))
+    comp = load_adapter(out / "adapter", CACHE)
     assert isinstance(comp, ClassifierCompressor)
     return {"dir": out / "adapter", "result": result, "log": logged, "texts": texts, "comp": comp}
 
@@ -121,8 +132,11 @@ def test_training_lowers_the_loss_logs_each_step_and_saves_a_classifier(trained:
     assert len(trained["log"]) == m["steps"] and "loss" in trained["log"][0][0]
     meta = json.loads((trained["dir"] / "compressor.json").read_text())
     assert meta["kind"] == "classifier" and meta["encoder_layers"] == 1
-    assert meta["tokens_model"] == "local/gemma3-270m"
-    assert ClassifierMeta.read(trained["dir"]).model_dump() == meta  # every field written, none extra
+    # every field written, none extra
+    assert (
+        ClassifierMeta.model_validate_json((trained["dir"] / "compressor.json").read_text()).model_dump()
+        == meta
+    )
 
 
 def test_metadata_an_older_version_wrote_reads_with_its_defaults() -> None:
@@ -145,8 +159,10 @@ def test_metadata_an_older_version_wrote_reads_with_its_defaults() -> None:
     meta = ClassifierMeta.model_validate(first)
     assert meta.query_boost == 1.0
     assert (meta.max_query_tokens, meta.protect, meta.rate) == (32, ["numbers"], 0.4)  # as written
-    with pytest.raises(ValidationError, match="tokens_model"):
-        ClassifierMeta.model_validate({k: v for k, v in first.items() if k != "tokens_model"})
+    # the caller's counter counts now: a file without tokens_model reads, one without an encoder does not
+    assert ClassifierMeta.model_validate({k: v for k, v in first.items() if k != "tokens_model"})
+    with pytest.raises(ValidationError, match="encoder"):
+        ClassifierMeta.model_validate({k: v for k, v in first.items() if k != "encoder"})
 
 
 def test_it_learned_its_labels_and_a_reload_gives_the_same_keep_mask(
@@ -159,10 +175,10 @@ def test_it_learned_its_labels_and_a_reload_gives_the_same_keep_mask(
         np.concatenate([(p > 0.5) == rule(split_words(t)) for p, t in zip(probs, texts, strict=True)])
     )
     assert agree > 0.85  # an untrained head agrees about half the time
-    again = load_trained(trained["dir"], CACHE, counter=counter)
+    again = load_adapter(trained["dir"], CACHE)
     assert isinstance(again, ClassifierCompressor)
     reqs = [Request(t, 20) for t in texts]
-    for a, b in zip(comp.keep_masks(reqs), again.keep_masks(reqs), strict=True):
+    for a, b in zip(comp.keep_masks(reqs, COUNTER), again.keep_masks(reqs, COUNTER), strict=True):
         assert a.tolist() == b.tolist()
 
 
@@ -192,7 +208,7 @@ def test_rate_control_lands_within_one_word_of_the_budget(
         n = counter.count(text)
         rate = (0.2, 0.35, 0.5, 0.7)[i % 4]
         budget = max(1, round(rate * n))
-        out = comp.compress(text, target_tokens=budget)
+        out = one(comp, text, budget=budget)
         got = counter.count(out)
         words = split_words(text)
         guard = protected(words, comp.protect, [])
@@ -202,16 +218,16 @@ def test_rate_control_lands_within_one_word_of_the_budget(
         assert got >= budget - widest - 1, (i, got, budget, widest)
         src = iter(text.split())
         assert all(w in src for w in out.split()), i  # the original words, in order
-    assert comp.compress(texts[1], rate=1.0) == texts[1]
+    assert one(comp, texts[1], rate=1.0) == texts[1]
 
 
 def test_forced_tokens_survive_at_rate_one_tenth(trained: dict[str, Any]) -> None:
     comp: ClassifierCompressor = trained["comp"]
     text = trained["texts"][3] + " The code is load_cfg_x7 in the Zanzibar branch, see ticket."
-    out = comp.compress(text, rate=0.1, force_tokens=["Zanzibar", "ticket"])
+    out = one(comp, text, rate=0.1, force_tokens=["Zanzibar", "ticket"])
     assert "Zanzibar" in out and "ticket." in out
     assert "load_cfg_x7" in out  # an identifier: protected by default
-    plain = comp.compress(text, rate=0.1)
+    plain = one(comp, text, rate=0.1)
     assert "ticket." not in plain
 
 
@@ -219,7 +235,7 @@ def test_kept_code_lines_keep_their_indentation(trained: dict[str, Any]) -> None
     comp: ClassifierCompressor = trained["comp"]
     code = textwrap.dedent(inspect.getsource(textwrap.TextWrapper._split))
     lines = code.splitlines()
-    out = comp.compress(code, rate=0.6, domain=OmegaConf.create({"protect_patterns": [r"^\s*def "]}))
+    out = one(comp, code, rate=0.6, domain=OmegaConf.create({"protect_patterns": [r"^\s*def "]}))
     whole = [line for line in out.splitlines() if line in lines and line.strip()]
     assert len(whole) >= 2
     stripped = {line.strip(): line for line in lines}
@@ -241,7 +257,7 @@ def test_a_query_moves_the_kept_set_toward_the_words_it_names(trained: dict[str,
         query = f"What does the text say about {normalize(short[len(short) // 2])}?"
         named = query_words(words, query)
         budget = max(1, round(0.4 * len(words)))
-        plain, asked = comp.keep_masks([Request(text, budget), Request(text, budget, query=query)])
+        plain, asked = comp.keep_masks([Request(text, budget), Request(text, budget, query=query)], COUNTER)
         cases += 1
         assert asked[named].sum() >= plain[named].sum()
         moved += int(asked[named].sum() > plain[named].sum())
@@ -251,17 +267,17 @@ def test_a_query_moves_the_kept_set_toward_the_words_it_names(trained: dict[str,
 
 def test_empty_and_whitespace_input_come_back_as_they_are(trained: dict[str, Any]) -> None:
     comp: ClassifierCompressor = trained["comp"]
-    assert comp.compress("") == ""
-    assert comp.compress("  \n\t ", rate=0.1) == "  \n\t "
-    outs = comp.compress_many([Request(""), Request("one two three four five six", 2), Request(" ")])
+    assert one(comp, "") == ""
+    assert one(comp, "  \n\t ", rate=0.1) == "  \n\t "
+    outs = comp.compress_many([Request(""), Request("one two three four five six", 2), Request(" ")], COUNTER)
     assert [o.text for o in outs[::2]] == ["", " "] and outs[1].text
 
 
 def test_a_batch_gives_what_one_at_a_time_gives(trained: dict[str, Any]) -> None:
     comp: ClassifierCompressor = trained["comp"]
     reqs = [Request(t, 15) for t in trained["texts"][:6]]
-    together = [c.text for c in comp.compress_many(reqs)]
-    alone = [comp.compress_many([r])[0].text for r in reqs]
+    together = [c.text for c in comp.compress_many(reqs, COUNTER)]
+    alone = [comp.compress_many([r], COUNTER)[0].text for r in reqs]
     assert together == alone
 
 
@@ -280,7 +296,10 @@ def test_windows_cover_every_token_and_overlap() -> None:
 def test_int8_quantization_keeps_the_decisions_close(trained: dict[str, Any], counter: TokenCounter) -> None:
     comp: ClassifierCompressor = trained["comp"]
     q = load_classifier(
-        trained["dir"], ClassifierMeta.read(trained["dir"]), CACHE, "cpu", counter, quantize="int8"
+        trained["dir"],
+        ClassifierMeta.model_validate_json((trained["dir"] / "compressor.json").read_text()),
+        "cpu",
+        quantize="int8",
     )
     texts = trained["texts"][:6]
     a = np.concatenate(comp.probabilities(texts, [None] * 6))

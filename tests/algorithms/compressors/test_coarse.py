@@ -8,7 +8,7 @@ import pytest
 
 from compress.algorithms.compressors.base import Request
 from compress.algorithms.compressors.baselines import BaselineContext, bm25_scores, make_baseline
-from compress.algorithms.compressors.coarse import above, choose, fill, layout, parses
+from compress.algorithms.compressors.coarse import Layout, Scored, above, choose, fill, layout, parses
 from compress.algorithms.data.corpora import iter_stdlib_nl
 from compress.algorithms.text.units import join_documents
 from compress.infra.llm.tokens import TokenCounter
@@ -69,14 +69,14 @@ def long_text() -> str:
 
 
 def _bm25(counter: TokenCounter) -> object:
-    return make_baseline("bm25", BaselineContext(counter, CACHE))
+    return make_baseline("bm25", BaselineContext(CACHE))
 
 
 def test_bm25_keeps_the_sentence_the_query_asks_about(counter: TokenCounter) -> None:
     context, _ = join_documents(DOCS)
     budget = counter.count(context) // 4
     (out,) = _bm25(counter).compress_many(  # type: ignore[attr-defined]
-        [Request(context, budget, query="What is the default compression level of zlib?")]
+        [Request(context, budget, query="What is the default compression level of zlib?")], counter
     )
     assert "The default compression level is 6." in out.text
     assert counter.count(out.text) <= budget
@@ -87,7 +87,7 @@ def test_bm25_keeps_the_sentence_the_query_asks_about(counter: TokenCounter) -> 
 
 def test_bm25_without_a_query_keeps_the_head_at_unit_boundaries(counter: TokenCounter) -> None:
     context, _ = join_documents(DOCS)
-    (out,) = _bm25(counter).compress_many([Request(context, 30)])  # type: ignore[attr-defined]
+    (out,) = _bm25(counter).compress_many([Request(context, 30)], counter)  # type: ignore[attr-defined]
     assert out.text.startswith("The json module encodes Python objects as JSON text.")
     assert "zlib" not in out.text and counter.count(out.text) <= 30
 
@@ -104,10 +104,21 @@ def test_bm25_scores_are_zero_without_query_terms() -> None:
 def test_the_budget_is_held_within_two_percent(counter: TokenCounter, long_text: str, budget: int) -> None:
     assert counter.count(long_text) > 20000
     (out,) = _bm25(counter).compress_many(  # type: ignore[attr-defined]
-        [Request(long_text, budget, query="Which exception is raised when the file is missing?")]
+        [Request(long_text, budget, query="Which exception is raised when the file is missing?")], counter
     )
     n = counter.count(out.text)
     assert budget * 0.98 <= n <= budget, (budget, n)
+
+
+def _scored(
+    lay: object, scores: list[float], relevant: list[bool] | None = None, forced: list[int] = ()
+) -> Scored:
+    """Hand-made scores over a layout: words valued by position, `forced` word indices guarded."""
+    assert isinstance(lay, Layout)
+    guard = np.zeros(len(lay.words), dtype=bool)
+    guard[list(forced)] = True
+    rel = None if relevant is None else np.asarray(relevant)
+    return Scored(lay, np.asarray(scores, dtype=float), -np.arange(len(lay.words), dtype=float), guard, rel)
 
 
 def test_threshold_mode_keeps_what_scores_above_it(counter: TokenCounter) -> None:
@@ -115,33 +126,75 @@ def test_threshold_mode_keeps_what_scores_above_it(counter: TokenCounter) -> Non
     lay = layout(context, "prose", counter)
     scores = np.zeros(lay.n_units)
     scores[[1, 7]] = [0.9, 0.6]
-    words = np.zeros(len(lay.words))
     for threshold, want in [(0.5, [1, 7]), (0.8, [1]), (0.95, [])]:
-        keep = above(lay, scores, threshold)
+        s = _scored(lay, scores.tolist())
+        keep = above(s, threshold)
         assert np.flatnonzero(keep).tolist() == want
-        text = fill(lay, keep, scores, words, None, counter.count)
-        assert text == " ".join(context[lay.units[u].start : lay.units[u].end] for u in want).replace(
-            ". The", ".\n\nThe"
-        ) or all(context[lay.units[u].start : lay.units[u].end] in text for u in want)
+        text = fill(s, keep, None, None, counter.count)
+        assert all(context[lay.units[u].start : lay.units[u].end] in text for u in want)
+        assert counter.count(text) <= sum(int(lay.unit_cost[u]) + 2 for u in want)
 
 
-def test_units_that_do_not_fit_are_skipped_and_the_rest_filled_by_words(counter: TokenCounter) -> None:
-    text = (
-        "Short one. " + "A much longer sentence that will never fit into the small budget at all. " + "Tiny."
-    )
+LONG = "A much longer sentence that will never fit into the small budget we give here at all."
+
+
+def test_a_unit_that_does_not_fit_is_shortened_only_where_it_stays_readable(counter: TokenCounter) -> None:
+    text = "Short one. " + LONG + " Tiny."
     lay = layout(text, "prose", counter)
-    scores = np.array([0.1, 0.9, 0.5])
-    keep = choose(lay, scores, int(lay.unit_cost[0] + lay.unit_cost[2]))
-    assert keep.tolist() == [True, False, True]  # the best unit did not fit; the others did
-    budget = int(lay.unit_cost[0] + lay.unit_cost[2]) + 4
-    out = fill(lay, keep, scores, np.zeros(len(lay.words)), budget, counter.count)
-    assert out.startswith("Short one. A") and out.endswith("Tiny.") and counter.count(out) <= budget
+    s = _scored(lay, [0.1, 0.9, 0.5])
+    budget = int(lay.unit_cost[0] + lay.unit_cost[2])
+    keep, frontier = choose(s, budget)
+    # no question: every unit may fill; the best did not fit and is the frontier
+    assert keep.tolist() == [True, False, True] and frontier == 1
+    # four tokens more are not half of the long sentence: it goes whole, no stray words come in
+    out = fill(s, keep, frontier, budget + 4, counter.count)
+    assert out.replace("\n", " ") == "Short one. Tiny."
+    # with room for most of it, it comes shortened, its first words first (the values given), in order
+    roomy = budget + int(lay.unit_cost[1] * 0.8)
+    out = fill(s, keep, frontier, roomy, counter.count)
+    middle = out.removeprefix("Short one. ").removesuffix(" Tiny.")
+    assert middle and LONG.startswith(middle) and counter.count(out) <= roomy
+    assert len(middle.split()) >= len(LONG.split()) / 2
+
+
+def test_a_unit_that_scores_nothing_never_takes_the_place_of_one_that_does(counter: TokenCounter) -> None:
+    text = "Short one. " + LONG + " Tiny."
+    lay = layout(text, "prose", counter)
+    budget = int(lay.unit_cost[0] + lay.unit_cost[2])
+    # the long sentence scores for the question, the others do not: they cannot fill its place
+    s = _scored(lay, [0.1, 0.9, 0.5], relevant=[False, True, False])
+    keep, frontier = choose(s, budget)
+    assert keep.tolist() == [False, False, False] and frontier == 1
+    # the budget's rest shortens it when that leaves at least half of it, else nothing is kept
+    assert fill(s, keep, frontier, budget, counter.count) == ""
+    roomy = int(lay.unit_cost[1] * 0.8)
+    out = fill(s, keep, frontier, roomy, counter.count)
+    assert LONG.startswith(out) and len(out.split()) >= len(LONG.split()) / 2
+    # a unit that scores for it may still come in after it
+    s = _scored(lay, [0.1, 0.9, 0.5], relevant=[False, True, True])
+    keep, _ = choose(s, budget)
+    assert keep.tolist() == [False, False, True]
+
+
+def test_a_forced_string_keeps_its_unit_or_goes_with_it(counter: TokenCounter) -> None:
+    text = "Short one. " + LONG + " Tiny v2.1 here."
+    lay = layout(text, "prose", counter)
+    forced = [i for i in range(len(lay.words)) if lay.words.word(i) == "v2.1"]
+    s = _scored(lay, [0.9, 0.1, 0.0], forced=forced)
+    keep, _ = choose(s, int(lay.unit_cost[2]))
+    assert keep.tolist() == [False, False, True]  # the forced unit first, though it scores least
+    # forced punctuation (LLMLingua-2's force_tokens) brings no fragment of a dropped sentence along
+    dots = [i for i in range(len(lay.words)) if lay.words.word(i).endswith(".")]
+    s = _scored(lay, [0.9, 0.1, 0.5], forced=dots)
+    budget = int(lay.unit_cost[0] + lay.unit_cost[2]) + 3
+    out = fill(s, *choose(s, budget), budget, counter.count)
+    assert out.replace("\n", " ") == "Short one. Tiny v2.1 here."
 
 
 @pytest.mark.parametrize("budget", [8, 20, 45, 70, 110])
 def test_compressed_code_keeps_whole_lines_and_parses(counter: TokenCounter, budget: int) -> None:
     (out,) = _bm25(counter).compress_many(  # type: ignore[attr-defined]
-        [Request(CODE, budget, domain=_code_domain(), query="what does timeout_seconds return?")]
+        [Request(CODE, budget, domain=_code_domain(), query="what does timeout_seconds return?")], counter
     )
     assert parses(out.text), out.text
     assert counter.count(out.text) <= budget

@@ -17,7 +17,7 @@ from transformers import AutoTokenizer
 from compress.algorithms.compressors.base import Request
 from compress.algorithms.compressors.coarse import parses
 from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, Framing, encode, encoder_path
-from compress.algorithms.compressors.selector import (
+from compress.algorithms.kinds.selector import (
     SelectorCompressor,
     SelectorMeta,
     load_selector,
@@ -48,14 +48,8 @@ def selector_cfg(**over: Any) -> Any:
     node = OmegaConf.load(ROOT / "conf" / "compressor" / "selector.yaml")
     assert isinstance(node, DictConfig)
     node.pop("defaults")  # Hydra's defaults list: the schema it composes onto
-    cfg = OmegaConf.create(
-        {
-            "seed": 0,
-            "compressor": node,
-            "tokens": {"model": "local/gemma3-270m"},
-            "validation": {"models": ["local/gemma3-270m"]},
-        }
-    )
+    # all the selector's training reads (`Selector.train_reads`): its node and the seed
+    cfg = OmegaConf.create({"seed": 0, "compressor": node})
     for key, value in over.items():
         OmegaConf.update(cfg, key, value, merge=False)
     return cfg
@@ -69,15 +63,14 @@ SMALL = {
     "compressor.batch_size": 16,
     "compressor.threads": 2,
 }
+COUNTER = TokenCounter("local/gemma3-270m", CACHE)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
     out = tmp_path_factory.mktemp("selector")
     held = {normal(DOCS[0])}
-    result = train_selector(
-        selector_cfg(**SMALL), [{"original": DOCS[1]}], out, CACHE, lambda m, s: None, held
-    )
+    result = train_selector(selector_cfg(**SMALL), [{"original": DOCS[1]}], out, lambda m, s: None, held)
     return out / "adapter", result
 
 
@@ -85,12 +78,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
 def selector(trained: tuple[Path, dict[str, Any]]) -> SelectorCompressor:
     adapter, _ = trained
     meta = SelectorMeta.model_validate_json((adapter / "compressor.json").read_text())
-    return load_selector(adapter, meta, CACHE, counter=TokenCounter("local/gemma3-270m", CACHE))
+    return load_selector(adapter, meta)
 
 
 def test_labels_follow_answers_among_distractors() -> None:
     texts = [*DOCS, "No fact here at all, just words and more words without any."]
-    examples = answer_examples(texts, 60, seed=3, k_max=3, no_query_share=0.25)
+    examples = answer_examples(texts, 60, seed=3, k_max=3, no_query_share=0.25, parts=3)
     assert len(examples) == 60
     asked = [e for e in examples if e.query]
     assert 0 < len(asked) < 60 and all(e.needed for e in examples)
@@ -101,7 +94,7 @@ def test_labels_follow_answers_among_distractors() -> None:
         docs = e.context.split("\n\n")
         assert len(docs) == e.documents and sum(answer in d for d in docs) == 1 and answer in docs[e.position]
     assert len({e.position for e in asked}) > 1  # not always first
-    assert answer_examples(texts, 60, seed=3, k_max=3) == answer_examples(texts, 60, seed=3, k_max=3)
+    assert answer_examples(texts, 60, 3, 3, 0.2, 3) == answer_examples(texts, 60, 3, 3, 0.2, 3)
 
 
 def test_the_text_pool_never_holds_a_held_out_text() -> None:
@@ -130,47 +123,52 @@ def test_training_saves_what_loading_reads(trained: tuple[Path, dict[str, Any]])
 @pytest.mark.parametrize("budget", [100, 300, 1000])
 def test_budgets_are_held_within_two_percent(selector: SelectorCompressor, budget: int) -> None:
     text = "\n\n".join(DOCS * 12)
-    (out,) = selector.compress_many([Request(text, budget, query="What is the default compression level?")])
-    n = selector.counter.count(out.text)
+    (out,) = selector.compress_many(
+        [Request(text, budget, query="What is the default compression level?")], COUNTER
+    )
+    n = COUNTER.count(out.text)
     assert budget * 0.98 <= n <= budget, (budget, n)
 
 
 def test_threshold_mode_keeps_the_units_scoring_above_it(selector: SelectorCompressor) -> None:
     context, _ = join_documents(DOCS)
     req = Request(context, query="What is the default compression level?")
-    (s,) = selector.score([req])
+    (s,) = selector.score([req], COUNTER)
     units = [context[u.start : u.end] for u in s.lay.units]
     for threshold in np.quantile(s.unit, [0.2, 0.5, 0.9]).tolist():
-        text = selector.compress(context, query=req.query, threshold=threshold)
+        (out,) = selector.compress_many([Request(context, query=req.query, threshold=threshold)], COUNTER)
+        text = out.text
         kept = [u for u, score in zip(units, s.unit, strict=True) if score >= threshold]
         assert all(u in text for u in kept)
         assert not any(u in text for u, score in zip(units, s.unit, strict=True) if score < threshold)
-    with pytest.raises(CompressError, match="not several"):
-        selector.compress(context, rate=0.5, threshold=0.5)
 
 
 def test_several_texts_share_one_budget(selector: SelectorCompressor) -> None:
     context, _ = join_documents(DOCS)
-    budget = selector.counter.count(context) // 3
-    outs = selector.compress_joint(DOCS, Request(context, budget, query="Where is the smallest item?"))
+    budget = COUNTER.count(context) // 3
+    outs = selector.compress_joint(
+        DOCS, Request(context, budget, query="Where is the smallest item?"), COUNTER
+    )
     assert len(outs) == len(DOCS)
-    assert sum(selector.counter.count(o) for o in outs) <= budget + 2
+    assert sum(COUNTER.count(o) for o in outs) <= budget + 2
     assert all(o == "" or o in d or all(w in d for w in o.split()) for o, d in zip(outs, DOCS, strict=True))
 
 
 def test_code_keeps_whole_statements_and_parses(selector: SelectorCompressor) -> None:
     code = (ROOT / "compress" / "algorithms" / "text" / "units.py").read_text()
     domain = OmegaConf.create({"name": "code"})
-    n = selector.counter.count(code)
+    n = COUNTER.count(code)
     for rate in (0.1, 0.3, 0.6):
-        (out,) = selector.compress_many([Request(code, round(rate * n), domain, "how are sentences split?")])
-        assert parses(out.text) and selector.counter.count(out.text) <= round(rate * n)
+        (out,) = selector.compress_many(
+            [Request(code, round(rate * n), domain, "how are sentences split?")], COUNTER
+        )
+        assert parses(out.text) and COUNTER.count(out.text) <= round(rate * n)
         lines = {line.strip() for line in code.splitlines()} | {"..."}
         assert all(line.strip() in lines for line in out.text.splitlines())
 
 
 def test_empty_and_short_texts_come_back_as_they_are(selector: SelectorCompressor) -> None:
-    outs = selector.compress_many([Request("", 5), Request("   \n", 5), Request("Tiny text.", 50)])
+    outs = selector.compress_many([Request("", 5), Request("   \n", 5), Request("Tiny text.", 50)], COUNTER)
     assert [o.text for o in outs] == ["", "   \n", "Tiny text."]
 
 
@@ -184,9 +182,9 @@ def test_a_trained_selector_keeps_the_unit_that_answers(tmp_path: Path) -> None:
         "compressor.lexical": 0.0,
         "compressor.threads": 2,
     }
-    train_selector(selector_cfg(**over), [], tmp_path, CACHE, lambda m, s: None, {normal(d) for d in DOCS})
+    train_selector(selector_cfg(**over), [], tmp_path, lambda m, s: None, {normal(d) for d in DOCS})
     meta = SelectorMeta.model_validate_json((tmp_path / "adapter" / "compressor.json").read_text())
-    sel = load_selector(tmp_path / "adapter", meta, CACHE, counter=TokenCounter("local/gemma3-270m", CACHE))
+    sel = load_selector(tmp_path / "adapter", meta)
     asks = {
         "Its default compression level is 6.": "What is the default compression level of zlib?",
         "The smallest item is always at index 0.": "At which index is the smallest item of the heap?",
@@ -196,9 +194,9 @@ def test_a_trained_selector_keeps_the_unit_that_answers(tmp_path: Path) -> None:
     for shift in range(len(DOCS)):
         docs = DOCS[shift:] + DOCS[:shift]
         context, _ = join_documents(docs)
-        budget = sel.counter.count(context) // 4
+        budget = COUNTER.count(context) // 4
         for sentence, q in asks.items():
-            (out,) = sel.compress_many([Request(context, budget, query=q)])
+            (out,) = sel.compress_many([Request(context, budget, query=q)], COUNTER)
             assert sentence in out.text, (shift, q, out.text)
 
 

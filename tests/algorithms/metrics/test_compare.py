@@ -38,7 +38,7 @@ def test_head_bias_statement_from_a_validator_that_prefers_the_head() -> None:
     """A scripted validator that answers well only when it sees the text's opening: it scores
     truncate above tail at the same budget, and the summary says it favours the head."""
     counter = TokenCounter("local/gemma3-270m", CACHE)
-    ctx = BaselineContext(counter, CACHE)
+    ctx = BaselineContext(CACHE)
     texts = [
         f"Opening {i}: the function handles case {i} carefully. "
         + " ".join(f"detail{i}-{k}" for k in range(40))
@@ -48,13 +48,13 @@ def test_head_bias_statement_from_a_validator_that_prefers_the_head() -> None:
     head = [
         o.text
         for o in make_baseline("truncate", ctx).compress_many(
-            [Request(t, n) for t, n in zip(texts, budgets, strict=True)]
+            [Request(t, n) for t, n in zip(texts, budgets, strict=True)], counter
         )
     ]
     end = [
         o.text
         for o in make_baseline("tail", ctx).compress_many(
-            [Request(t, n) for t, n in zip(texts, budgets, strict=True)]
+            [Request(t, n) for t, n in zip(texts, budgets, strict=True)], counter
         )
     ]
     probe, model = "What does the text say?", "scripted/head-reader"

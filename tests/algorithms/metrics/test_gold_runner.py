@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pytest
 from omegaconf import OmegaConf
 
-from compress.algorithms.compressors.base import Compressed, Compressor, Request
+from compress.algorithms.compressors.base import Capabilities, Compressed, Compressor, Request
 from compress.algorithms.metrics.cloze import ClozeItem
 from compress.algorithms.metrics.gold import GoldItem
 from compress.algorithms.metrics.gold_runner import gold_tasks, runner_tasks, task_pairs, task_points
@@ -52,13 +53,15 @@ class Words:
         self.name, self.keep = name, keep
         self.requests: list[Request] = []
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+    capabilities = Capabilities()
+
+    def compress_many(self, requests: Sequence[Request], counter: Any) -> list[Compressed]:
         self.requests += requests
         return [Compressed(self._one(r), 0.0) for r in requests]
 
     def _one(self, r: Request) -> str:
         words = r.text.split()
-        n = len(words) if r.target_tokens is None else r.target_tokens
+        n = len(words) if r.budget is None else r.budget
         if self.keep == "all":
             return r.text
         if self.keep == "head":
@@ -137,7 +140,7 @@ def test_a_rate_controlled_trained_compressor_against_every_baseline_at_each_rat
     assert all(r.by_position == [] and r.task == "qa" and r.n == 4 for r in results)
     # every method got the question as its query and the same budget
     for m in methods.values():
-        assert [(r.query, r.target_tokens) for r in m.requests] == [
+        assert [(r.query, r.budget) for r in m.requests] == [
             ("When?", 2), ("How much?", 2), ("Which?", 2), ("What?", 2)
         ]  # fmt: skip
     # the trained compressor against each baseline, per answering model
@@ -164,8 +167,8 @@ def test_a_trained_compressor_that_writes_its_own_length_with_baselines_matched_
         ("trained", None): 1.0, ("identity", None): 1.0, ("truncate", None): 0.75, ("tail", None): 0.75,
         ("identity", 0.5): 1.0, ("truncate", 0.5): 0.25, ("tail", 0.5): 0.75,
     }  # fmt: skip
-    assert [r.target_tokens for r in methods["trained"].requests] == [4, 3, 3, 3]
-    assert [r.target_tokens for r in methods["truncate"].requests] == [4, 3, 3, 3, 2, 2, 2, 2]
+    assert [r.budget for r in methods["trained"].requests] == [4, 3, 3, 3]
+    assert [r.budget for r in methods["truncate"].requests] == [4, 3, 3, 3, 2, 2, 2, 2]
     # compared where it ran only
     assert [(c.baseline, c.rate, c.diff) for c in comparisons] == [
         ("identity", None, 0.0), ("truncate", None, 0.25), ("tail", None, 0.25)

@@ -15,33 +15,51 @@ indentation (`compress.algorithms.text.words`).
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import MISSING
 from pydantic import BaseModel
 
-from compress.algorithms.compressors.base import Compressed, Request, check_budget, tokens_at
-from compress.algorithms.compressors.config import ClassifierConfig
+from compress.algorithms.compressors.base import (
+    Capabilities,
+    Compressed,
+    Compressor,
+    Request,
+    own_budget,
+    tokens_at,
+    write_meta,
+)
 from compress.algorithms.compressors.encoder import (
     IGNORE,
     Framing,
     Window,
     encode,
     load_encoder,
+    load_saved_encoder,
     pad_batch,
-    quantize_int8,
     save_encoder,
     spans_of,
     token_probabilities,
     windows_of,
     word_probs,
 )
-from compress.algorithms.compressors.generative import META_FILE
+from compress.algorithms.kinds.base import (
+    Log,
+    encoder_device,
+    encoder_package,
+    encoder_requirements,
+    lora_exports_requested,
+    no_exports,
+    weight_metrics,
+    weighted,
+)
+from compress.algorithms.teachers.base import effective_rate
 from compress.algorithms.text.words import (
     protected,
     query_words,
@@ -50,12 +68,47 @@ from compress.algorithms.text.words import (
     split_words,
     word_costs,
 )
+from compress.infra.config_schema import Schema
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter
 from compress.infra.training.device import resolve_device
 from compress.infra.training.loop import StepLog, batches, run_steps
 
-KIND = "classifier"
+NAME = "classifier"
+
+
+@dataclass
+class LabelsConfig(Schema):
+    """`compressor.labels`: which LLM-teacher pairs give labels (their alignment's quality)."""
+
+    min_found: float = MISSING
+    max_invented: float = MISSING
+
+
+@dataclass
+class ClassifierConfig(Schema):
+    """`compressor=classifier` (and `classifier_fast`): the keep/drop token classifier on an encoder
+    (conf/compressor/classifier.yaml says what each key means)."""
+
+    name: str = MISSING
+    encoder: str = MISSING
+    encoder_layers: int | None = MISSING
+    max_length: int = MISSING
+    overlap: int = MISSING
+    lr: float = MISSING
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    freeze_embeddings: bool = MISSING
+    amp: bool = MISSING
+    device: str = MISSING
+    quantize: str = MISSING
+    query_aware: bool = MISSING
+    max_query_tokens: int = MISSING
+    query_boost: float = MISSING
+    inference_batch: int = MISSING
+    protect: list[str] = MISSING
+    labels: LabelsConfig = field(default_factory=LabelsConfig)
+    threads: int | None = MISSING
 
 
 class ClassifierMeta(BaseModel):
@@ -64,7 +117,7 @@ class ClassifierMeta(BaseModel):
     The defaults are for files an older version wrote without a field (the first one had no
     `query_boost`; experiments write partial ones): they keep the behaviour such a file had."""
 
-    kind: str = KIND
+    kind: str = NAME
     encoder: str
     encoder_layers: int | None = None
     max_length: int = 512
@@ -77,33 +130,24 @@ class ClassifierMeta(BaseModel):
     protect: list[str] = ["numbers", "identifiers"]
     # the rate it keeps when a request gives no budget
     rate: float = 0.5
-    # whose tokens its budgets count unless the loader is given a counter
-    tokens_model: str
+    # the target model it was trained for (files of the first versions; the caller's counter counts)
+    tokens_model: str | None = None
     threads: int | None = None
-
-    @classmethod
-    def read(cls, adapter_dir: Path) -> ClassifierMeta:
-        """The `compressor.json` in `adapter_dir`."""
-        return cls.model_validate_json((adapter_dir / META_FILE).read_text())
 
     def write(self, adapter_dir: Path) -> None:
         """Save as `adapter_dir/compressor.json`."""
-        (adapter_dir / META_FILE).write_text(json.dumps(self.model_dump(), indent=2))
+        write_meta(adapter_dir, self.model_dump())
 
 
 class ClassifierCompressor:
-    """A trained keep/drop token classifier, rate-controlled in the target model's tokens.
+    """A trained keep/drop token classifier, held to a budget in the caller's counter's tokens; without
+    one, the rate the classifier was trained at."""
 
-    `compress_many` serves the evaluate stage and any caller; `compress` is the one-text convenience.
-    A request's `target_tokens` is its budget; without one, the rate the classifier was trained at."""
+    name = NAME
+    capabilities = Capabilities(query=True)
 
-    name = "trained"
-    kind = KIND
-
-    def __init__(
-        self, tok: Any, model: Any, counter: TokenCounter, meta: ClassifierMeta, device: str = "cpu"
-    ) -> None:
-        self.tok, self.model, self.counter, self.meta, self.device = tok, model, counter, meta, device
+    def __init__(self, tok: Any, model: Any, meta: ClassifierMeta, device: str = "cpu") -> None:
+        self.tok, self.model, self.meta, self.device = tok, model, meta, device
         self.framing = Framing(tok)
         self.max_length = meta.max_length
         self.overlap = meta.overlap
@@ -128,14 +172,9 @@ class ClassifierCompressor:
         probs = token_probabilities(self.model, self.framing, encoded, wins, self.batch, self.device)
         return [word_probs(e, p) for e, p in zip(encoded, probs, strict=True)]
 
-    def budget_of(self, r: Request) -> int:
-        """The request's budget in target tokens: its own, else the trained rate of the text."""
-        if r.target_tokens is not None:
-            return int(r.target_tokens)
-        return tokens_at(self.rate, self.counter.count(r.text))
-
-    def keep_masks(self, requests: Sequence[Request]) -> list[np.ndarray]:
-        """Each request's keep mask over its words (`wordselect.split_words`), within its budget."""
+    def keep_masks(self, requests: Sequence[Request], counter: TokenCounter) -> list[np.ndarray]:
+        """Each request's keep mask over its words (`compress.algorithms.text.words.split_words`),
+        within its budget by `counter`."""
         live = [i for i, r in enumerate(requests) if r.text.strip()]
         probs = self.probabilities([requests[i].text for i in live], [requests[i].query for i in live])
         out = [np.ones(len(split_words(r.text)), dtype=bool) for r in requests]
@@ -148,17 +187,17 @@ class ClassifierCompressor:
                 # from the second segment takes more data than a small run has
                 p = p + self.query_boost * query_words(words, r.query)
             guard = protected(words, self.protect, patterns, r.force_tokens)
-            budget = self.budget_of(r)
-            if self.counter.count(r.text) <= budget:
+            budget = own_budget(r, counter, self.rate)
+            if r.n_tokens(counter) <= budget:
                 continue  # the whole text fits
-            out[i] = select(words, p, guard, budget, self.counter.count, word_costs(words, self.counter))
+            out[i] = select(words, p, guard, budget, counter.count, word_costs(words, counter))
         return out
 
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
         """One result per request, in order; empty or whitespace texts come back as they are. Each
         result's seconds are its share (by length) of the batch's time."""
         t0 = time.perf_counter()
-        masks = self.keep_masks(requests)
+        masks = self.keep_masks(requests, counter)
         texts = [
             r.text if not r.text.strip() or m.all() else render(split_words(r.text), m)
             for r, m in zip(requests, masks, strict=True)
@@ -167,50 +206,14 @@ class ClassifierCompressor:
         total = sum(len(r.text) for r in requests) or 1
         return [Compressed(t, seconds * len(r.text) / total) for t, r in zip(texts, requests, strict=True)]
 
-    def compress(
-        self,
-        text: str,
-        rate: float | None = None,
-        target_tokens: int | None = None,
-        query: str | None = None,
-        force_tokens: Sequence[str] = (),
-        domain: Any = None,
-    ) -> str:
-        """One text compressed to `target_tokens` (or `rate` of its target-model tokens; neither: the
-        trained rate), keeping `force_tokens`; `query` makes it keep what the question needs."""
-        check_budget(rate, target_tokens)
-        if rate is not None:
-            target_tokens = tokens_at(rate, self.counter.count(text))
-        req = Request(text, target_tokens, domain, query, tuple(force_tokens))
-        return self.compress_many([req])[0].text
-
 
 def load_classifier(
-    adapter_dir: Path,
-    meta: ClassifierMeta,
-    cache_dir: Path,
-    device: str = "cpu",
-    counter: TokenCounter | None = None,
-    quantize: str | None = None,
+    adapter_dir: Path, meta: ClassifierMeta, device: str = "cpu", quantize: str | None = None
 ) -> ClassifierCompressor:
-    """The classifier the train stage saved in `adapter_dir`, counting tokens by `counter` (default:
-    the target model it was trained for); `quantize` (default: as trained) int8 on a CPU."""
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    if meta.threads:
-        torch.set_num_threads(meta.threads)
-    tok = AutoTokenizer.from_pretrained(str(adapter_dir))
-    model = AutoModelForTokenClassification.from_pretrained(str(adapter_dir))
-    model.eval()
-    q = quantize or meta.quantize
-    if q not in ("int8", "none"):
-        raise CompressError(f"compressor.quantize={q!r}: choose int8 or none.")
-    device = resolve_device(device)
-    # int8 dynamic quantization runs on the CPU only
-    model = quantize_int8(model) if q == "int8" and device == "cpu" else model.to(device)
-    counter = counter or TokenCounter(meta.tokens_model, cache_dir)
-    return ClassifierCompressor(tok, model, counter, meta, device)
+    """The classifier the train stage saved in `adapter_dir`; `quantize` (default: as trained) int8
+    on a CPU."""
+    tok, model, device = load_saved_encoder(adapter_dir, quantize or meta.quantize, device, meta.threads)
+    return ClassifierCompressor(tok, model, meta, device)
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -249,15 +252,10 @@ def trainingwindows_of(
     return out, skipped
 
 
-def train_classifier(
-    cfg: Any,
-    rows: list[dict[str, Any]],
-    out_dir: Path,
-    cache_dir: Path,
-    log: Callable[[dict[str, Any], int], None],
-) -> dict[str, Any]:
+def train_classifier(cfg: Any, rows: list[dict[str, Any]], out_dir: Path, log: Log) -> dict[str, Any]:
     """Train the token classifier on the rows' keep masks (weighted by validation outcome) and save
     it with its `compressor.json` (`"kind": "classifier"`) to `out_dir/adapter`."""
+    rows = weighted(cfg, rows)
     import torch
     import torch.nn.functional as F
 
@@ -331,7 +329,7 @@ def train_classifier(
         if "compressed_tokens" in r and "original_tokens" in r
     ]
     ClassifierMeta(
-        kind=KIND,
+        kind=NAME,
         encoder=ccfg.encoder,
         encoder_layers=ccfg.encoder_layers,
         max_length=ccfg.max_length,
@@ -344,7 +342,6 @@ def train_classifier(
         protect=ccfg.protect,
         # the teacher's rate as achieved on its pairs
         rate=float(np.mean(rates)) if rates else float(cfg.teacher.get("rate", 0.5)),
-        tokens_model=str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
         threads=ccfg.threads,
     ).write(adapter)
     result = steps_log.result(
@@ -356,4 +353,61 @@ def train_classifier(
         label_rows_filtered=len(rows) - len(usable),
         windows=len(windows),
     )
+    result["metrics"].update(weight_metrics(rows))
     return result
+
+
+class Classifier:
+    """The token classifier kind: held to the teacher's achieved tokens per sample in evaluate (its
+    rate elsewhere); trained on the teacher's keep masks, weighted by validation outcome."""
+
+    name = NAME
+    schema = ClassifierConfig
+    capabilities = ClassifierCompressor.capabilities
+    train_reads = ("compressor", "train.weights", "teacher.rate", "seed")
+    exports = ()
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """Its encoder must load here; a LoRA export it cannot make is named."""
+        problems = encoder_requirements(ClassifierConfig.of(cfg.compressor).encoder, stage)
+        return problems + (lora_exports_requested(cfg, NAME) if stage == "train" else [])
+
+    def train(
+        self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
+    ) -> dict[str, Any]:
+        """Distil the teacher's keep masks into the encoder (`train_classifier`; the train split only)."""
+        return train_classifier(cfg, rows, out, log)
+
+    def budget(self, cfg: Any, n_tokens: int, teacher_tokens: int | None = None) -> int:
+        """The teacher's own tokens for that sample, else the teacher's rate of the text."""
+        if teacher_tokens is not None:
+            return max(1, int(teacher_tokens))
+        t = cfg.teacher
+        return tokens_at(
+            effective_rate(float(t.get("rate", 0.5)), t.get("target_tokens"), n_tokens), n_tokens
+        )
+
+    def inference_device(self, cfg: Any) -> tuple[str, str]:
+        """CUDA when `compressor.device` allows and there is one, else the CPU."""
+        return encoder_device(ClassifierConfig.of(cfg.compressor).device)
+
+    def load(
+        self, adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, dtype: str, engine: str
+    ) -> Compressor:
+        """The saved encoder (int8 on a CPU when trained so); it has one engine."""
+        if engine == "llama_cpp":
+            raise CompressError(f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {NAME!r}.")
+        return load_classifier(adapter_dir, ClassifierMeta.model_validate(meta), device)
+
+    def prepare_package(self, adapter_dir: Path, meta: dict[str, Any], cache: Path, gguf: bool) -> None:
+        """The encoder's weights, config and tokenizer."""
+        encoder_package(adapter_dir, NAME, gguf)
+
+    def export(
+        self, adapter_dir: Path, out: Path, names: Sequence[str], cache: Path, dtype: str | None = None
+    ) -> dict[str, Path]:
+        """Nothing to export: the package is the whole of it."""
+        return no_exports(NAME, names)
+
+
+KIND = Classifier()

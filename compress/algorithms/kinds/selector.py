@@ -15,22 +15,36 @@ keep. `train_selector` builds them, excluding every text the evaluation holds ou
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import MISSING
 from pydantic import BaseModel, ConfigDict
 
-from compress.algorithms.compressors.base import Compressed, Request, check_budget, tokens_at
+from compress.algorithms.compressors.base import (
+    Capabilities,
+    Compressed,
+    Compressor,
+    Request,
+    own_budget,
+    tokens_at,
+    write_meta,
+)
 from compress.algorithms.compressors.baselines import bm25_scores
-from compress.algorithms.compressors.coarse import Layout, Scored, layout, select_documents, select_text
-from compress.algorithms.compressors.config import SelectorConfig
+from compress.algorithms.compressors.coarse import (
+    Layout,
+    Scored,
+    layout,
+    select_documents,
+    select_text,
+    word_value,
+)
 from compress.algorithms.compressors.encoder import (
     IGNORE,
     Encoded,
@@ -38,25 +52,84 @@ from compress.algorithms.compressors.encoder import (
     Window,
     encode,
     load_encoder,
+    load_saved_encoder,
     pad_batch,
-    quantize_int8,
     save_encoder,
     spans_of,
     token_probabilities,
     windows_of,
     word_probs,
 )
-from compress.algorithms.compressors.generative import META_FILE
 from compress.algorithms.data.corpora import SOURCES
+from compress.algorithms.kinds.base import (
+    Log,
+    encoder_device,
+    encoder_package,
+    encoder_requirements,
+    lora_exports_requested,
+    no_exports,
+)
 from compress.algorithms.teachers.answers import AnswerExample, answer_examples, held_out, normal
 from compress.algorithms.text.units import join_documents, shape_of, units_of
 from compress.algorithms.text.words import protected, query_words
+from compress.infra.config_schema import Schema
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter
 from compress.infra.training.device import resolve_device
 from compress.infra.training.loop import StepLog, batches, run_steps
 
-KIND = "selector"
+NAME = "selector"
+
+
+@dataclass
+class AnswerLabelsConfig(Schema):
+    """`compressor.labels` of the selector: the corpora and the questions its labels come from."""
+
+    sources: dict[str, int] = MISSING
+    min_words: int = MISSING
+    max_words: int = MISSING
+    examples: int = MISSING
+    k_max: int = MISSING
+    no_query_share: float = MISSING
+    parts: int = MISSING
+
+
+@dataclass
+class PriorConfig(Schema):
+    """`compressor.prior` of the selector: what a unit's position adds to its score."""
+
+    first: float = MISSING
+    head: float = MISSING
+    doc: float = MISSING
+
+
+@dataclass
+class SelectorConfig(Schema):
+    """`compressor=selector` (conf/compressor/selector.yaml says what each key means)."""
+
+    name: str = MISSING
+    encoder: str = MISSING
+    encoder_layers: int | None = MISSING
+    max_length: int = MISSING
+    overlap: int = MISSING
+    max_query_tokens: int = MISSING
+    mark_matches: bool = MISSING
+    labels: AnswerLabelsConfig = field(default_factory=AnswerLabelsConfig)
+    lr: float = MISSING
+    epochs: int = MISSING
+    batch_size: int = MISSING
+    pos_weight: float = MISSING
+    freeze_embeddings: bool = MISSING
+    amp: bool = MISSING
+    device: str = MISSING
+    quantize: str = MISSING
+    inference_batch: int = MISSING
+    threads: int | None = MISSING
+    rate: float = MISSING
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    lexical: float = MISSING
+    relevance: float = MISSING
+    protect: list[str] = MISSING
 
 
 class SelectorMeta(BaseModel):
@@ -65,7 +138,7 @@ class SelectorMeta(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = KIND
+    kind: str = NAME
     encoder: str
     encoder_layers: int | None = None
     max_length: int = 512
@@ -85,25 +158,26 @@ class SelectorMeta(BaseModel):
     # times the best score of the unit's document: a document that answers keeps its context together
     prior_doc: float = 0.0
     lexical: float = 0.0
+    # a unit scores for the question when it shares a term with it or the encoder gives it at least this
+    relevance: float = 1.0
     protect: list[str] = ["numbers", "identifiers"]
-    # whose tokens its budgets count unless the loader is given a counter
-    tokens_model: str
+    # the target model it was trained for (files of the first versions; the caller's counter counts)
+    tokens_model: str | None = None
 
     def write(self, adapter_dir: Path) -> None:
         """Save as `adapter_dir/compressor.json`."""
-        (adapter_dir / META_FILE).write_text(json.dumps(self.model_dump(), indent=2))
+        write_meta(adapter_dir, self.model_dump())
 
 
 class SelectorCompressor:
-    """A trained unit selector, rate-controlled in the target model's tokens, or by a threshold."""
+    """A trained unit selector: a budget in the caller's counter's tokens, or a threshold."""
 
-    name = "trained"
-    kind = KIND
+    name = NAME
     # a unit's score is a probability: `threshold=` keeps the units at or above it
-    thresholds = True
+    capabilities = Capabilities(query=True, threshold=True, joint=True)
 
-    def __init__(self, tok: Any, model: Any, counter: TokenCounter, meta: SelectorMeta, device: str = "cpu"):
-        self.tok, self.model, self.counter, self.meta, self.device = tok, model, counter, meta, device
+    def __init__(self, tok: Any, model: Any, meta: SelectorMeta, device: str = "cpu"):
+        self.tok, self.model, self.meta, self.device = tok, model, meta, device
         self.framing = Framing(tok)
 
     def _query_ids(self, query: str | None) -> list[int]:
@@ -124,90 +198,77 @@ class SelectorCompressor:
             self.model, self.framing, encoded, wins, self.meta.inference_batch, self.device
         )
 
-    def score(self, requests: Sequence[Request]) -> list[Scored]:
+    def score(self, requests: Sequence[Request], counter: TokenCounter) -> list[Scored]:
         """Each request's layout with its unit and word scores (one batch through the encoder)."""
         encoded = [encode(self.tok, r.text) for r in requests]
         probs = self.token_probs(encoded, [r.query for r in requests])
         out = []
         for r, e, p in zip(requests, encoded, probs, strict=True):
-            lay = layout(r.text, shape_of(_domain_name(r), r.text), self.counter, e.words)
-            word = word_probs(e, p)
+            lay = layout(r.text, shape_of(_domain_name(r), r.text), counter, e.words)
             patterns = list(r.domain.get("protect_patterns") or []) if r.domain is not None else []
-            # the domain's protected facts are kept inside the one unit filled word by word; they do
-            # not force units in (the caller's force_tokens do)
-            word = word + protected(e.words, list(self.meta.protect), patterns)
+            # the domain's protected facts go first inside a shortened unit; they do not force units
+            # in (the caller's force_tokens do)
+            facts = protected(e.words, list(self.meta.protect), patterns)
+            word = word_value(e.words, r.query, word_probs(e, p), facts)
             guard = protected(e.words, [], [], r.force_tokens)
-            out.append(Scored(lay, self.unit_scores(lay, e, p, r.query), word, guard))
+            unit, relevant = self.unit_scores(lay, e, p, r.query)
+            out.append(Scored(lay, unit, word, guard, relevant))
         return out
 
-    def unit_scores(self, lay: Layout, e: Encoded, token_p: np.ndarray, query: str | None) -> np.ndarray:
-        """Per unit: the mean probability of its tokens, plus the position priors and the lexical term."""
+    def unit_scores(
+        self, lay: Layout, e: Encoded, token_p: np.ndarray, query: str | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Per unit: the mean probability of its tokens, plus the position priors and the lexical term;
+        and (with a question) whether it scores for it: a term shared with it, or the encoder's
+        probability at least `relevance`."""
         n_units = lay.n_units
         if n_units == 0:
-            return np.zeros(0)
+            return np.zeros(0), None
         unit_of_token = lay.unit_of_word[e.word_of] if len(e.word_of) else np.zeros(0, dtype=np.int64)
         total = np.bincount(unit_of_token, weights=token_p, minlength=n_units)
         k = np.bincount(unit_of_token, minlength=n_units)
-        score = np.where(k > 0, total / np.maximum(k, 1), 0.0)
+        encoder = np.where(k > 0, total / np.maximum(k, 1), 0.0)
+        score = encoder.copy()
         m = self.meta
+        asked = bool(query and query.strip())
+        lex = (
+            bm25_scores([lay.text[u.start : u.end] for u in lay.units], query) if asked else np.zeros(n_units)
+        )
         if m.prior_first:
             score = score + m.prior_first * np.asarray([u.first for u in lay.units], dtype=np.float64)
         if m.prior_head:
             score = score + m.prior_head * (1.0 - np.arange(n_units) / max(1, n_units))
-        if m.lexical and query:
-            lex = bm25_scores([lay.text[u.start : u.end] for u in lay.units], query)
-            if lex.max() > 0:
-                score = score + m.lexical * lex / lex.max()
+        if m.lexical and lex.max() > 0:
+            score = score + m.lexical * lex / lex.max()
         if m.prior_doc:
             doc = np.asarray([u.doc for u in lay.units], dtype=np.int64)
             best = np.full(int(doc.max()) + 1, -np.inf)
             np.maximum.at(best, doc, score)
             score = score + m.prior_doc * best[doc]
-        return score
+        return score, ((lex > 0) | (encoder >= m.relevance)) if asked else None
 
-    def budget_of(self, r: Request) -> int:
-        """The request's budget in target tokens: its own, else the default rate of the text."""
-        if r.target_tokens is not None:
-            return int(r.target_tokens)
-        return tokens_at(self.meta.rate, self.counter.count(r.text))
-
-    def compress_many(self, requests: Sequence[Request]) -> list[Compressed]:
+    def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:
         """One result per request, in order; empty texts come back as they are. Each result's seconds
-        are its share (by length) of the batch's time."""
+        are its share (by length) of the batch's time. No budget: the trained default rate."""
         t0 = time.perf_counter()
         live = [i for i, r in enumerate(requests) if r.text.strip()]
         texts = [r.text for r in requests]
-        for i, s in zip(live, self.score([requests[i] for i in live]), strict=True):
+        for i, s in zip(live, self.score([requests[i] for i in live], counter), strict=True):
             r = requests[i]
-            budget = None if r.threshold is not None else self.budget_of(r)
-            if budget is None or self.counter.count(r.text) > budget:
-                texts[i] = select_text(s, budget, r.threshold, self.counter.count)
+            budget = None if r.threshold is not None else own_budget(r, counter, self.meta.rate)
+            if budget is None or r.n_tokens(counter) > budget:
+                texts[i] = select_text(s, budget, r.threshold, counter.count)
         seconds = time.perf_counter() - t0
         total = sum(len(r.text) for r in requests) or 1
         return [Compressed(t, seconds * len(r.text) / total) for t, r in zip(texts, requests, strict=True)]
 
-    def compress_joint(self, documents: Sequence[str], r: Request) -> list[str]:
-        """The texts as one context (`r.text`, their join) with one budget (`r.target_tokens`, else the
+    def compress_joint(self, documents: Sequence[str], r: Request, counter: TokenCounter) -> list[str]:
+        """The texts as one context (`r.text`, their join) with one budget (`r.budget`, else the
         default rate) or `r.threshold`: units compete across texts for the question."""
         _, spans = join_documents(list(documents))
-        (s,) = self.score([r])
-        budget = None if r.threshold is not None else self.budget_of(r)
-        return select_documents(s, spans, budget, r.threshold, self.counter.count)
-
-    def compress(
-        self,
-        text: str,
-        rate: float | None = None,
-        target_tokens: int | None = None,
-        query: str | None = None,
-        threshold: float | None = None,
-        domain: Any = None,
-    ) -> str:
-        """One text to `target_tokens`, `rate` of its tokens or `threshold` (at most one)."""
-        check_budget(rate, target_tokens, threshold)
-        if rate is not None:
-            target_tokens = tokens_at(rate, self.counter.count(text))
-        return self.compress_many([Request(text, target_tokens, domain, query, (), threshold)])[0].text
+        (s,) = self.score([r], counter)
+        budget = None if r.threshold is not None else own_budget(r, counter, self.meta.rate)
+        return select_documents(s, spans, budget, r.threshold, counter.count)
 
 
 def match_marks(e: Encoded, query: str | None) -> np.ndarray | None:
@@ -221,28 +282,10 @@ def _domain_name(r: Request) -> str | None:
     return str(r.domain.name) if r.domain is not None and "name" in r.domain else None
 
 
-def load_selector(
-    adapter_dir: Path,
-    meta: SelectorMeta,
-    cache_dir: Path,
-    device: str = "cpu",
-    counter: TokenCounter | None = None,
-) -> SelectorCompressor:
-    """The selector the train stage saved in `adapter_dir`, counting tokens by `counter` (default: the
-    target model it was trained for); int8 on a CPU when it was trained so."""
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    if meta.threads:
-        torch.set_num_threads(int(meta.threads))
-    tok = AutoTokenizer.from_pretrained(str(adapter_dir))
-    model = AutoModelForTokenClassification.from_pretrained(str(adapter_dir))
-    model.eval()
-    if meta.quantize not in ("int8", "none"):
-        raise CompressError(f"compressor.quantize={meta.quantize!r}: choose int8 or none.")
-    device = resolve_device(device)
-    model = quantize_int8(model) if meta.quantize == "int8" and device == "cpu" else model.to(device)
-    return SelectorCompressor(tok, model, counter or TokenCounter(meta.tokens_model, cache_dir), meta, device)
+def load_selector(adapter_dir: Path, meta: SelectorMeta, device: str = "cpu") -> SelectorCompressor:
+    """The selector the train stage saved in `adapter_dir`; int8 on a CPU when it was trained so."""
+    tok, model, device = load_saved_encoder(adapter_dir, meta.quantize, device, meta.threads)
+    return SelectorCompressor(tok, model, meta, device)
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -314,15 +357,11 @@ def labelled_windows(
 
 
 def train_selector(
-    cfg: Any,
-    rows: list[dict[str, Any]],
-    out_dir: Path,
-    cache_dir: Path,
-    log: Callable[[dict[str, Any], int], None],
-    exclude: set[str] | None = None,
+    cfg: Any, rows: list[dict[str, Any]], out_dir: Path, log: Log, exclude: set[str] | None = None
 ) -> dict[str, Any]:
     """Build answer-following labels (excluding every text in `exclude`, the normalised texts the
-    evaluation holds out), train the encoder on them and save it with its `compressor.json`."""
+    evaluation holds out), train the encoder on them and save it with its `compressor.json`. It reads
+    `compressor` and `seed` of the config (`Selector.train_reads`), and the originals of `rows`."""
     import torch
     import torch.nn.functional as F
 
@@ -347,8 +386,9 @@ def train_selector(
             p.requires_grad_(False)
     model.to(device)
     model.train()
+    # the windows carry the question's matches as inference does (`mark_matches`)
     windows = labelled_windows(
-        tok, examples, int(ccfg.max_length), int(ccfg.overlap), int(ccfg.max_query_tokens)
+        tok, examples, ccfg.max_length, ccfg.overlap, ccfg.max_query_tokens, ccfg.mark_matches
     )
     random.Random(seed).shuffle(windows)
     build_s = time.perf_counter() - t0
@@ -398,8 +438,8 @@ def train_selector(
         prior_head=ccfg.prior.head,
         prior_doc=ccfg.prior.doc,
         lexical=ccfg.lexical,
+        relevance=ccfg.relevance,
         protect=list(ccfg.protect),
-        tokens_model=str((cfg.get("tokens") or {}).get("model") or cfg.validation.models[0]),
     ).write(adapter)
     positives = sum(sum(1 for x in w.labels if x == 1) for w in windows)
     labelled = sum(sum(1 for x in w.labels if x != IGNORE) for w in windows)
@@ -414,3 +454,54 @@ def train_selector(
         label_build_s=build_s,
         windows=len(windows),
     )
+
+
+class Selector:
+    """The unit selector kind: its default rate of each text in evaluate (the rate sweep holds it to
+    every rate); trained from corpora with labels that follow answers, plus the run's train split."""
+
+    name = NAME
+    schema = SelectorConfig
+    capabilities = SelectorCompressor.capabilities
+    train_reads = ("compressor", "seed")
+    exports = ()
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """Its encoder must load here; a LoRA export it cannot make is named."""
+        problems = encoder_requirements(SelectorConfig.of(cfg.compressor).encoder, stage)
+        return problems + (lora_exports_requested(cfg, NAME) if stage == "train" else [])
+
+    def train(
+        self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
+    ) -> dict[str, Any]:
+        """Answer-following labels from corpora (never a held-out text), then the encoder (`train_selector`)."""
+        return train_selector(cfg, rows, out, log, held_out)
+
+    def budget(self, cfg: Any, n_tokens: int, teacher_tokens: int | None = None) -> int:
+        """`compressor.rate` of the text: the selector learns no length from the teacher."""
+        return tokens_at(SelectorConfig.of(cfg.compressor).rate, n_tokens)
+
+    def inference_device(self, cfg: Any) -> tuple[str, str]:
+        """CUDA when `compressor.device` allows and there is one, else the CPU."""
+        return encoder_device(SelectorConfig.of(cfg.compressor).device)
+
+    def load(
+        self, adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, dtype: str, engine: str
+    ) -> Compressor:
+        """The saved encoder (int8 on a CPU when trained so); it has one engine."""
+        if engine == "llama_cpp":
+            raise CompressError(f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {NAME!r}.")
+        return load_selector(adapter_dir, SelectorMeta.model_validate(meta), device)
+
+    def prepare_package(self, adapter_dir: Path, meta: dict[str, Any], cache: Path, gguf: bool) -> None:
+        """The encoder's weights, config and tokenizer."""
+        encoder_package(adapter_dir, NAME, gguf)
+
+    def export(
+        self, adapter_dir: Path, out: Path, names: Sequence[str], cache: Path, dtype: str | None = None
+    ) -> dict[str, Path]:
+        """Nothing to export: the package is the whole of it."""
+        return no_exports(NAME, names)
+
+
+KIND = Selector()
