@@ -1,0 +1,1 @@
+"""Tests of the compressor kinds (compress/algorithms/kinds/)."""
