@@ -6,9 +6,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from compress.algorithms.metrics.compare import verdict
+from compress.algorithms.metrics.compare import MIN_PAIRED, verdict
+from compress.algorithms.metrics.gold_runner import KEPT
 from compress.infra.console import console
-from compress.infra.schemas import StageRecord
+from compress.infra.schemas import Comparison, EvalSummary, StageRecord
 from compress.stages.context import read_summary
 
 
@@ -23,6 +24,8 @@ def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
     if not (run_dir / "evaluate" / "summary.json").is_file():
         return
     s = read_summary(run_dir)
+    for line in in_plain_words(s):
+        console.print(line, highlight=False)
     t = Table(
         title=f"evaluation (tokens: {s.tokenizer}; equivalence: min over {', '.join(s.validator_models)})"
     )
@@ -57,7 +60,14 @@ def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
             m.worst_model,
         )
     console.print(t)
-    mine = [c for c in s.headline if c.method == "trained"]
+    mine = [c for c in s.headline if c.method == "trained" and c.n >= MIN_PAIRED]
+    few = sum(1 for c in s.headline if c.method == "trained" and c.n < MIN_PAIRED)
+    if few:
+        console.print(
+            f"{few} comparisons on fewer than {MIN_PAIRED} items are left out here (summary.json and "
+            "the report have them): too few held-out samples to decide (evaluate.max_samples, data.n_samples).",
+            highlight=False,
+        )
     if mine:
         h = Table(
             title="trained against each baseline on the same items (paired difference, 95% bootstrap CI)"
@@ -105,3 +115,43 @@ def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
         console.print(g)
     for b in s.judge_bias:
         console.print(f"[bold]{'head bias' if b.biased else 'judge'}:[/] {b.statement}")
+
+
+def _metric(c: Comparison) -> str:
+    if c.metric.startswith("task:"):
+        grader = "the answer kept in the context" if c.model == KEPT else f"{c.model}'s answers"
+        return f"{c.metric.removeprefix('task:')}, {grader}"
+    if c.metric == "equivalence":
+        return "held-out probes' equivalence (min over validators)"
+    return f"cloze blanks, {c.model}'s answers"
+
+
+def in_plain_words(s: EvalSummary) -> list[str]:
+    """What the trained compressor did against the baselines, in words, where the items were enough to
+    decide (the paired comparisons with at least `MIN_PAIRED` items): one line per metric and budget."""
+    decided = [c for c in s.headline if c.method == "trained" and c.n >= MIN_PAIRED]
+    if not decided:
+        return [
+            "In plain words: no comparison of the trained compressor had enough items to decide "
+            f"({MIN_PAIRED} at least); add held-out samples or a gold task (evaluate.tasks=[cloze,needle])."
+        ]
+    groups: dict[tuple[str, str, float | None], list[Comparison]] = {}
+    for c in decided:
+        groups.setdefault((c.metric, c.model, c.rate), []).append(c)
+    lines = ["In plain words (the trained compressor against each baseline on the same items, 95% CIs):"]
+    for (_, _, rate), cs in groups.items():
+        at = "at the trained budget" if rate is None else f"at rate {rate:g} ({1 / rate:.0f}x)"
+        parts = []
+        for c in cs:
+            word = verdict(c.diff, c.ci_low, c.ci_high, c.mde, c.n)
+            figures = f"{c.method_mean:.2f} vs {c.baseline_mean:.2f}, {c.diff:+.2f} [{c.ci_low:+.2f}, {c.ci_high:+.2f}]"
+            if word == "better":
+                parts.append(f"beats {c.baseline} ({figures})")
+            elif word == "worse":
+                parts.append(f"loses to {c.baseline} ({figures})")
+            elif word.startswith("no difference"):
+                parts.append(f"matches {c.baseline} ({figures}; a difference of {c.mde:.2f} would show)")
+            else:
+                parts.append(f"cannot be told from {c.baseline} yet ({figures})")
+        lines.append(f"- {_metric(cs[0])} {at}, n = {cs[0].n}: it " + "; ".join(parts) + ".")
+    return lines

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, load_from_disk
-from rich.progress import track
 
 from compress.algorithms.compressors.base import Compressor, Request, tokens_at
 from compress.algorithms.compressors.baselines import BaselineContext, make_baseline, scoring_model
@@ -39,7 +38,7 @@ from compress.algorithms.metrics.gates import (
     run_grouped,
     score_pairs,
 )
-from compress.algorithms.metrics.gold_runner import gold_tasks
+from compress.algorithms.metrics.gold_runner import gold_tasks, task_baselines
 from compress.algorithms.metrics.headline import PointKey, comparisons, judge_bias
 from compress.algorithms.metrics.needle import needle_items
 from compress.algorithms.metrics.summary import (
@@ -52,6 +51,7 @@ from compress.algorithms.metrics.summary import (
     summarize,
     summary_metrics,
 )
+from compress.infra.console import tracked
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter, count_cl100k
 from compress.infra.schemas import EVAL_FEATURES, Comparison, EvalSummary, TaskResult
@@ -92,9 +92,7 @@ def _compress_trained(
 ) -> Outputs:
     """The trained compressor on every text at its budget, one text at a time (each latency its own)."""
     out: Outputs = []
-    for text, budget, dom in track(
-        list(zip(texts, budgets, doms, strict=True)), description=label, transient=True
-    ):
+    for text, budget, dom in tracked(list(zip(texts, budgets, doms, strict=True)), label, unit="texts"):
         out += _run(compressor, [text], [budget], [dom], counter)
     return out
 
@@ -106,8 +104,10 @@ class Methods:
     trained: Compressor
     kind: CompressorKind
     baselines: dict[str, Compressor]
-    # held to the trained budget, on the held-out samples and the gold tasks: identity first
+    # held to the trained budget on the held-out samples: identity first
     matched: list[str]
+    # beside it in every gold task (`evaluate.task_baselines`, else the matched ones): identity first
+    tasks: list[str]
 
 
 def _held_out(ctx: StageContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -126,13 +126,14 @@ def _held_out(ctx: StageContext) -> tuple[list[dict[str, Any]], list[dict[str, A
 
 def _methods(ctx: StageContext) -> Methods:
     """The trained compressor and every configured baseline (`evaluate.baselines`, identity always,
-    and `evaluate.rate_methods`)."""
+    `evaluate.rate_methods` and `evaluate.task_baselines`), other runs' compressors beside them."""
     ev = ctx.cfg.evaluate
     compressor, kind = _load_trained(ctx)
     bctx = BaselineContext(ctx.cache, scoring_model(ctx.cfg.teacher), int(ctx.cfg.seed), scored_texts=None)
     # identity is always there: the reference every comparison and the cloze accuracy start from
     matched = list(dict.fromkeys(["identity", *map(str, ev.baselines)]))
-    fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*matched, *map(str, ev.rate_methods)])}
+    tasks = task_baselines(ev)
+    fns = {n: make_baseline(n, bctx) for n in dict.fromkeys([*matched, *tasks, *map(str, ev.rate_methods)])}
     for name, run in (ev.get("compare_runs") or {}).items():
         if name in fns or name in ("trained", "teacher"):
             raise CompressError(
@@ -141,7 +142,8 @@ def _methods(ctx: StageContext) -> Methods:
         # another run's trained compressor, on the CPU in float32 (a classifier or selector runs there)
         fns[name] = load_adapter(Path(str(run)), ctx.cache)
         matched.append(name)
-    return Methods(compressor, kind, fns, matched)
+        tasks.append(name)
+    return Methods(compressor, kind, fns, matched, tasks)
 
 
 def _gold_items(ev: Any, every: list[dict[str, Any]], seed: int) -> list[gold.GoldItem]:
@@ -345,7 +347,7 @@ def run_evaluate(ctx: StageContext) -> dict[str, Any]:
         # a kind that writes its own length runs once, at its own cap for the context
         kind = methods.kind
         own = None if kind.capabilities.rate_controlled else (lambda n: kind.budget(ctx.cfg, n, None))
-        everyone = {"trained": methods.trained, **{m: methods.baselines[m] for m in methods.matched}}
+        everyone = {"trained": methods.trained, **{m: methods.baselines[m] for m in methods.tasks}}
         tasks, task_comparisons = gold_tasks(ctx.llm, ev, gold_items, everyone, counter, models, seed, own)
 
     Dataset.from_list(rows, features=EVAL_FEATURES).save_to_disk(str(ctx.out / "eval"))

@@ -16,7 +16,13 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from compress.algorithms.kinds import kind_of
-from compress.algorithms.metrics.gold_runner import runner_tasks, task_pairs, task_points
+from compress.algorithms.metrics.gold_runner import (
+    graders,
+    runner_tasks,
+    task_baselines,
+    task_pairs,
+    task_points,
+)
 from compress.algorithms.metrics.headline import comparison_pairs
 from compress.algorithms.metrics.summary import summary_metrics
 from compress.infra import schemas
@@ -103,7 +109,7 @@ def evaluate_names(cfg: DictConfig) -> list[str]:
     ]
     task_names = runner_tasks([str(t) for t in ev.get("tasks", []) or []])
     points = task_points(
-        list(dict.fromkeys(["identity", *map(str, ev.get("baselines", []) or [])])),
+        task_baselines(ev),
         [float(r) for r in ev.get("task_rates", []) or []],
         kind_of(cfg).capabilities.rate_controlled,
     )
@@ -119,13 +125,13 @@ def evaluate_names(cfg: DictConfig) -> list[str]:
         )
         for t in task_names
         for m, r in points
-        for mo in models
+        for mo in graders(t, models)
     ]
     headline += [
         _blank(schemas.Comparison, method=a[0], baseline=b[0], rate=a[1], metric=f"task:{t}", model=mo)
         for t in task_names
         for a, b in task_pairs(points)
-        for mo in models
+        for mo in graders(t, models)
     ]
     summary = _blank(
         schemas.EvalSummary,

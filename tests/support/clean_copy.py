@@ -41,7 +41,9 @@ def user_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env | (extra or {})
 
 
-def run_in(copy: Path, command: str, timeout: float, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_in(
+    copy: Path, command: str, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`command` run by bash in `copy`, as typed at a prompt there."""
     return subprocess.run(
         ["bash", "-c", command],

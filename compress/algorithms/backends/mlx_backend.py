@@ -33,11 +33,12 @@ import numpy as np
 from compress.algorithms.backends.base import Budget
 from compress.algorithms.backends.common import LocalAdapterLoading, examples_or_raise, peft_lora_config
 from compress.algorithms.compressors.generative import save_meta
+from compress.infra.console import Steps
 from compress.infra.errors import CompressError, MissingRequirement
 from compress.infra.models.bundled import hf_dir, local_model
 from compress.infra.training.config import LoraConfig, TrainConfig
 from compress.infra.training.device import device_requirements, ram_bytes
-from compress.infra.training.loop import Example, StepLog, batches, lr_factor, progress_bar, tokens_in
+from compress.infra.training.loop import Example, StepLog, batches, lr_factor, tokens_in
 
 MLX_SUBDIR = "mlx"  # mlx-lm's adapter_config.json would collide with PEFT's in the same dir
 
@@ -323,8 +324,7 @@ def train(
     loss_and_grad = nn.value_and_grad(model, weighted_completion_loss)
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     steps_log = StepLog(log)
-    with progress_bar("train (mlx)") as progress:
-        task = progress.add_task("train", total=steps, loss=float("nan"))
+    with Steps("train (mlx)", steps, "steps") as progress:
         for step, batch in enumerate(batches(examples, steps, bs, int(cfg.seed)), start=1):
             t0 = time.perf_counter()
             ids, positions, targets, weights = pack(batch, pad)
@@ -338,7 +338,7 @@ def train(
             steps_log.record(
                 step, tokens_in(batch), float(loss.item()), dt, lr=step_lr, target_tokens=int(targets.size)
             )
-            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
+            progress.advance(loss=steps_log.history[-1]["loss"])
     steps_log.stop()
     model.eval()
     adapter = out_dir / "adapter"

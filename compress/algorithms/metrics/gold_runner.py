@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
-from rich.progress import track
+from omegaconf import OmegaConf
 
 from compress.algorithms.compressors.base import Compressor, Request, tokens_at
 from compress.algorithms.metrics import gold, needle
 from compress.algorithms.metrics.compare import compare
 from compress.algorithms.metrics.stats import paired_bootstrap, wilson
+from compress.infra.console import tracked
 from compress.infra.errors import CompressError
 from compress.infra.llm.client import ChatRequest, ChatResult
 from compress.infra.llm.tokens import TokenCounter
@@ -31,6 +32,8 @@ TaskPoint = tuple[str, float | None]  # (method, rate): rate None = at the train
 SAMPLE_ASKED: dict[str, gold.Asked] = {"needle": needle.NEEDLE}
 # compressed at once: a batch-friendly compressor batches, and the progress bar still moves
 CHUNK = 16
+# the grader that reads no answer: whether the compressed context still holds the answer string
+KEPT = "answer_kept"
 
 
 class Answers(Protocol):
@@ -39,6 +42,15 @@ class Answers(Protocol):
     def run_many(self, requests: Sequence[ChatRequest], label: str = "LLM calls") -> list[ChatResult]:
         """One result per request."""
         ...
+
+
+def task_baselines(ev: Any) -> list[str]:
+    """The baselines every gold task runs beside the trained compressor: `evaluate.task_baselines`,
+    else `evaluate.baselines`; identity (the original context) always, first."""
+    names = OmegaConf.select(ev, "task_baselines", default=None)
+    if names is None:
+        names = OmegaConf.select(ev, "baselines", default=None) or []
+    return list(dict.fromkeys(["identity", *map(str, names)]))
 
 
 def runner_tasks(tasks: list[str]) -> list[str]:
@@ -76,7 +88,7 @@ def _compress(
     chunks = [requests[i : i + CHUNK] for i in range(0, len(requests), CHUNK)]
     return [
         c.text
-        for chunk in track(chunks, description=label, transient=True)
+        for chunk in tracked(chunks, label, unit=f"batches of {CHUNK}")
         for c in compressor.compress_many(chunk, counter)
     ]
 
@@ -113,6 +125,18 @@ def _contexts(
     return out
 
 
+def graders(task: str, models: list[str]) -> list[str]:
+    """Who grades a task's items: the answering models, and `KEPT` (no model: whether the answer still
+    stands in the context) for a task whose answers are strings of its context (the needle)."""
+    return [*models, *([KEPT] if hasattr(asked(task), "kept") else [])]
+
+
+def read_count(task: str, ev: Any, n: int) -> int:
+    """How many of a task's `n` items the models read (`evaluate.<task>.read_items`; null: all)."""
+    limit = OmegaConf.select(ev, f"{task}.read_items", default=None)
+    return n if limit is None else min(n, int(limit))
+
+
 def gold_tasks(
     llm: Answers,
     ev: Any,
@@ -123,8 +147,12 @@ def gold_tasks(
     seed: int,
     own_budget: Callable[[int], int] | None = None,
 ) -> tuple[list[TaskResult], list[Comparison]]:
-    """Accuracy per task × budget × method × answering model, against the original context, and the
-    trained compressor against every baseline at each budget.
+    """Accuracy per task × budget × method × grader, against the original context, and the trained
+    compressor against every baseline at each budget.
+
+    Graders: every answering model, on the first `evaluate.<task>.read_items` items of the task (null:
+    all of them; reading is what costs), and for a task whose answer is a string of its context (the
+    needle) `KEPT` on every item: whether the compressed context still holds the answer, no model.
 
     `ev`: the `evaluate` settings (`task_rates`; `<task>.max_tokens`); `methods`: "trained" and the
     baselines, identity among them (the original context every change is measured from);
@@ -134,31 +162,42 @@ def gold_tasks(
         raise CompressError("gold tasks: the methods must include identity, the original context.")
     rates = [float(r) for r in ev.task_rates]
     contexts = _contexts(items, methods, rates, counter, own_budget)
+    tasks = list(dict.fromkeys(it.task for it in items))
+    index = {t: [i for i, it in enumerate(items) if it.task == t] for t in tasks}
+    read = {i for t in tasks for i in index[t][: read_count(t, ev, len(index[t]))]}
     reqs: dict[tuple[TaskPoint, int, str], ChatRequest] = {}
     for point, ctxs in contexts.items():
         for i, (it, c) in enumerate(zip(items, ctxs, strict=True)):
-            for m in models:
-                reqs[(point, i, m)] = gold.request(asked(it.task), it, c, m, int(ev[it.task].max_tokens))
+            if i in read:
+                for m in models:
+                    reqs[(point, i, m)] = gold.request(asked(it.task), it, c, m, int(ev[it.task].max_tokens))
     unique = list({r.key: r for r in reqs.values()}.values())
-    answers = {r.key: r.text for r in llm.run_many(unique, label="gold tasks")}
+    answers = {r.key: r.text for r in llm.run_many(unique, label="gold tasks")} if unique else {}
     grades: dict[tuple[str, str], bool] = {}
-    correct: dict[tuple[str, TaskPoint, str], list[bool]] = {}
-    tasks = list(dict.fromkeys(it.task for it in items))
+    # per task, point and grader: the graded items' indices and whether each was right
+    correct: dict[tuple[str, TaskPoint, str], list[tuple[int, bool]]] = {}
     for point, ctxs in contexts.items():
         for i, (it, c) in enumerate(zip(items, ctxs, strict=True)):
-            for m in models:
-                key = reqs[(point, i, m)].key
-                if (it.id, key) not in grades:  # the same prompt is graded once (humaneval runs code)
-                    grades[(it.id, key)] = asked(it.task).grade(it, answers[key], c, ev)
-                correct.setdefault((it.task, point, m), []).append(grades[(it.id, key)])
+            for m in graders(it.task, models):
+                if m == KEPT:
+                    ok = asked(it.task).kept(it, c)  # type: ignore[attr-defined]
+                elif i not in read:
+                    continue
+                else:
+                    key = reqs[(point, i, m)].key
+                    if (it.id, key) not in grades:  # the same prompt is graded once (humaneval runs code)
+                        grades[(it.id, key)] = asked(it.task).grade(it, answers[key], c, ev)
+                    ok = grades[(it.id, key)]
+                correct.setdefault((it.task, point, m), []).append((i, ok))
     results = []
     for task in tasks:
-        idx = [i for i, it in enumerate(items) if it.task == task]
-        n_orig = sum(counter.count(items[i].context) for i in idx)
         for point, ctxs in contexts.items():
-            n_comp = sum(counter.count(ctxs[i]) for i in idx)
-            for m in models:
-                oks, base = correct[(task, point, m)], correct[(task, ("identity", point[1]), m)]
+            for m in graders(task, models):
+                idx = [i for i, _ in correct[(task, point, m)]]
+                oks = [ok for _, ok in correct[(task, point, m)]]
+                base = [ok for _, ok in correct[(task, ("identity", point[1]), m)]]
+                n_orig = sum(counter.count(items[i].context) for i in idx)
+                n_comp = sum(counter.count(ctxs[i]) for i in idx)
                 lo, hi = wilson(sum(oks), len(oks))
                 dlo, dhi = paired_bootstrap(base, oks, seed=seed)
                 results.append(
@@ -178,11 +217,14 @@ def gold_tasks(
                         by_position=needle.by_position([items[i] for i in idx], oks),
                     )
                 )
+
+    def graded(t: str, p: TaskPoint, m: str) -> list[float]:
+        return [float(ok) for _, ok in correct[(t, p, m)]]
+
     rows = [
-        compare(a[0], b[0], [float(x) for x in correct[(t, a, m)]], [float(x) for x in correct[(t, b, m)]],
-                f"task:{t}", m, a[1], seed)
+        compare(a[0], b[0], graded(t, a, m), graded(t, b, m), f"task:{t}", m, a[1], seed)
         for t in tasks
         for a, b in task_pairs(list(contexts))
-        for m in models
-    ]  # fmt: skip
+        for m in graders(t, models)
+    ]
     return results, rows

@@ -94,6 +94,12 @@ class NeedleTask:
             raise ValueError(f"needle item {item.id} has no fact")
         return cloze.grade(item.fact, answer)
 
+    def kept(self, item: GoldItem, context: str) -> bool:
+        """Whether the (compressed) context still holds the answer (white space normalised): what a
+        reader needs, graded with no model."""
+        flat = _flat(context)
+        return any(_flat(a) in flat for a in item.answers)
+
 
 NEEDLE = NeedleTask()
 

@@ -7,11 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.progress import track
-
 from compress.algorithms.teachers.base import TeacherOutput, effective_rate
 from compress.algorithms.text.patterns import protected_spans
 from compress.algorithms.text.units import select_units, split_units
+from compress.infra.console import tracked
 from compress.infra.errors import CompressError
 from compress.infra.llm.client import LLMSession
 from compress.infra.models.bundled import LOCAL_MODELS, load_hf
@@ -147,9 +146,7 @@ class SelfInfoTeacher:
     def __call__(self, texts: list[str], domains: list[Any]) -> list[TeacherOutput]:
         """Compress each text with its domain's unit and protected patterns."""
         outs = []
-        for t, dom in track(
-            list(zip(texts, domains, strict=True)), description="selfinfo teacher", transient=True
-        ):
+        for t, dom in tracked(list(zip(texts, domains, strict=True)), "selfinfo teacher", unit="texts"):
             t0 = time.perf_counter()
             offsets, surprisal = self.token_surprisal(t)
             text, kept = self.select_spans(

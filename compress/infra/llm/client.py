@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+from compress.infra.console import Steps
 from compress.infra.errors import CompressError
 from compress.infra.llm.cache import CallCache, request_key
 from compress.infra.llm.costs import cost_usd, price_per_token
@@ -265,19 +264,15 @@ class LLMSession:
 
         Every call runs to its end before the first failure is raised, so all answers obtained are cached.
         """
-        progress = Progress(
-            TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
-        )
 
-        async def one(req: ChatRequest, task: Any) -> ChatResult:
+        async def one(req: ChatRequest, progress: Steps) -> ChatResult:
             try:
                 return await self.chat(req)
             finally:
-                progress.advance(task)
+                progress.advance()
 
-        with progress:
-            task = progress.add_task(label, total=len(requests))
-            results = await asyncio.gather(*(one(r, task) for r in requests), return_exceptions=True)
+        with Steps(label, len(requests), "calls") as progress:
+            results = await asyncio.gather(*(one(r, progress) for r in requests), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             budget = [e for e in errors if isinstance(e, BudgetExceeded)]

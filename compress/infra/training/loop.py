@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from compress.infra.console import Steps
 
 
 @dataclass
@@ -51,17 +51,6 @@ def loss_summary(history: list[dict[str, Any]]) -> dict[str, float]:
         "loss_first_quarter": sum(h["loss"] for h in history[:q]) / q,
         "loss_last_quarter": sum(h["loss"] for h in history[-q:]) / q,
     }
-
-
-def progress_bar(label: str) -> Progress:
-    """The training progress bar every backend shows (step count and current loss)."""
-    return Progress(
-        TextColumn(label),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
-        TimeElapsedColumn(),
-        transient=True,
-    )
 
 
 @dataclass
@@ -141,8 +130,7 @@ def run_steps(
 
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps))
-    with progress_bar(label) as progress:
-        task = progress.add_task(label, total=steps, loss=float("nan"))
+    with Steps(label, steps, "steps") as progress:
         for step, batch in enumerate(batches, start=1):
             t0 = time.perf_counter()
             loss, n_tok, extra = loss_of(batch)
@@ -151,5 +139,5 @@ def run_steps(
             if synchronize is not None:
                 synchronize()
             steps_log.record(step, n_tok, float(loss.item()), time.perf_counter() - t0, lr=step_lr, **extra)
-            progress.update(task, advance=1, loss=steps_log.history[-1]["loss"])
+            progress.advance(loss=steps_log.history[-1]["loss"])
     steps_log.stop()

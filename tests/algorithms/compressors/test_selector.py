@@ -5,6 +5,7 @@ parses, and (slow) a selector trained at a real scale keeping the unit that answ
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from compress.algorithms.kinds.selector import (
 from compress.algorithms.teachers.answers import answer_examples, normal
 from compress.algorithms.text.units import join_documents
 from compress.infra.errors import CompressError
-from compress.infra.llm.tokens import TokenCounter
+from compress.infra.llm.tokens import TokenCounter, count_cl100k
+from compress.library.load import load_compressor
 from tests.conftest import CACHE, ROOT
 
 DOCS = [
@@ -213,3 +215,66 @@ def test_the_words_a_question_names_carry_its_segment_id() -> None:
     assert w.type_ids == [0, *marks.astype(int).tolist(), 0] + [1] * (len(q) + 1)
     plain = Framing(tok).window(0, e.ids, 0, len(e.ids), q)
     assert plain.type_ids == [0] * (len(e.ids) + 2) + [1] * (len(q) + 1)
+
+
+FOUR = (
+    "The harbour bridge was painted green in 1931. Tourists cross it every day.\n\n"
+    "Mount Keller rises 2,114 metres. Its first ascent was in 1868 by Ilse Brandt."
+)
+DIALOGUE = (
+    "John: So, um, I've been thinking about the project, you know, and I believe we need to, uh, make some "
+    "changes. I mean, we want the project to succeed, right? So, like, I think we should consider maybe "
+    "revising the timeline.\n\nSarah: I totally agree, John. I mean, we have to be realistic, you know. The "
+    "timeline is, like, too tight. You know what I mean? We should definitely extend it."
+)
+
+
+def readable(out: str, source: str) -> bool:
+    """Every sentence of `out` is a sentence of `source`, whole, or at least half of one, in order."""
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(source.split())) if s]
+    for piece in (s for s in re.split(r"(?<=[.!?])\s+", " ".join(out.split())) if s):
+        words = piece.split()
+        if not any(
+            all(w in s.split() for w in words) and len(words) >= len(s.split()) / 2 for s in sentences
+        ):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("spec", ["bm25", "selector"])
+def test_the_budget_goes_by_relevance_not_by_fit(spec: str, trained: tuple[Path, dict[str, Any]]) -> None:
+    """The issue's four sentences: the answer's sentence does not fit after the Mount Keller one at rate
+    0.5, and the sentence that shares nothing with the question may not take its place; what is left
+    shortens the answer's sentence, facts first. At 0.6 both fit whole, and nothing else comes in."""
+    c = load_compressor("bm25" if spec == "bm25" else trained[0])
+    q = "Who first climbed Mount Keller?"
+    half = c.compress(FOUR, rate=0.5, query=q).compressed
+    assert "Tourists" not in half and "1868" in half and "Ilse Brandt" in half, half
+    assert "Mount Keller rises 2,114 metres." in half and readable(half, FOUR), half
+    more = c.compress(FOUR, rate=0.6, query=q).compressed
+    assert (
+        " ".join(more.split())
+        == "Mount Keller rises 2,114 metres. Its first ascent was in 1868 by Ilse Brandt."
+    )
+
+
+@pytest.mark.parametrize("spec", ["bm25", "selector"])
+def test_forced_tokens_keep_their_unit_or_go_with_it(spec: str, trained: tuple[Path, dict[str, Any]]) -> None:
+    """LLMLingua-2's own dialogue at rate 0.33 with its forced punctuation: whole sentences come back,
+    no punctuation or stray word of a dropped one; a forced word brings its sentence first."""
+    c = load_compressor("bm25" if spec == "bm25" else trained[0])
+    out = c.compress(DIALOGUE, rate=0.33, force_tokens=["\n", ".", "!", "?"]).compressed
+    assert out and readable(out, DIALOGUE), out
+    assert all(len(line.split()) >= 3 for line in out.splitlines() if line.strip()), out
+    forced = c.compress(DIALOGUE, rate=0.33, force_tokens=["realistic"]).compressed
+    assert "I mean, we have to be realistic, you know." in forced, forced
+
+
+def test_a_trained_selector_budgets_in_the_target_models_tokens(trained: tuple[Path, dict[str, Any]]) -> None:
+    """`target_model` reaches a trained kind: half of a text's cl100k tokens, not of its own tokenizer's."""
+    text = "\n\n".join(DOCS * 10)
+    with load_compressor(trained[0], target_model="openai/gpt-4o") as c:
+        r = c.compress(text, rate=0.5, query="What is the default compression level?")
+    assert r.tokenizer.startswith("cl100k_base") and r.tokens_before == count_cl100k(text)
+    half = round(0.5 * r.tokens_before)
+    assert 0.98 * half <= r.tokens_after <= half, (r.tokens_after, half)
