@@ -116,9 +116,9 @@ def graph(modules: dict[str, str] | None = None) -> tuple[dict[str, set[str]], l
     for name, src in modules.items():
         tree = ast.parse(src, name)
         deps: set[str] = set()
-        for node in _run_at_import(tree.body):
-            if isinstance(node, ast.Import | ast.ImportFrom):
-                deps |= set(_targets(node, modules))
+        for stmt in _run_at_import(tree.body):
+            if isinstance(stmt, ast.Import | ast.ImportFrom):
+                deps |= set(_targets(stmt, modules))
         deps |= _dynamic(name, tree, modules)
         for node in ast.walk(tree):
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):

@@ -111,7 +111,7 @@ def test_the_budget_is_held_within_two_percent(counter: TokenCounter, long_text:
 
 
 def _scored(
-    lay: object, scores: list[float], relevant: list[bool] | None = None, forced: list[int] = ()
+    lay: object, scores: list[float], relevant: list[bool] | None = None, forced: Sequence[int] = ()
 ) -> Scored:
     """Hand-made scores over a layout: words valued by position, `forced` word indices guarded."""
     assert isinstance(lay, Layout)

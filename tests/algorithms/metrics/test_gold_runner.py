@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from omegaconf import OmegaConf
@@ -17,6 +17,7 @@ from compress.algorithms.metrics.gold import GoldItem
 from compress.algorithms.metrics.gold_runner import gold_tasks, runner_tasks, task_pairs, task_points
 from compress.algorithms.metrics.needle import SEPARATOR
 from compress.infra.llm.client import ChatRequest, ChatResult
+from compress.infra.llm.tokens import TokenCounter
 
 
 class CannedLLM:
@@ -124,7 +125,9 @@ def test_which_method_runs_at_which_budget() -> None:
 def test_a_rate_controlled_trained_compressor_against_every_baseline_at_each_rate() -> None:
     llm, methods = CannedLLM(), _methods()
     compressors: dict[str, Compressor] = dict(methods)
-    results, comparisons = gold_tasks(llm, EV, ITEMS, compressors, WordCounter(), ["a", "b"], seed=0)
+    results, comparisons = gold_tasks(
+        llm, EV, ITEMS, compressors, cast(TokenCounter, WordCounter()), ["a", "b"], seed=0
+    )
     by = {(r.method, r.rate, r.model): r for r in results}
     assert list(by) == [
         (m, 0.5, mo) for m in ("trained", "identity", "truncate", "tail") for mo in ("a", "b")
@@ -159,7 +162,14 @@ def test_a_trained_compressor_that_writes_its_own_length_with_baselines_matched_
     llm, methods = CannedLLM(), _methods()
     compressors: dict[str, Compressor] = dict(methods)
     results, comparisons = gold_tasks(
-        llm, EV, ITEMS, compressors, WordCounter(), ["a"], seed=0, own_budget=lambda n: n - 1
+        llm,
+        EV,
+        ITEMS,
+        compressors,
+        cast(TokenCounter, WordCounter()),
+        ["a"],
+        seed=0,
+        own_budget=lambda n: n - 1,
     )
     acc = {(r.method, r.rate): r.accuracy for r in results}
     # at its own budget (4, 3, 3, 3 words) and the baselines matched to what it wrote
@@ -189,7 +199,9 @@ def test_needle_accuracy_by_position() -> None:
     items = [_needle("alpha", 0), _needle("beta", 1), _needle("gamma", 2)]
     llm, methods = CannedLLM(), _methods()
     compressors: dict[str, Compressor] = dict(methods)
-    results, comparisons = gold_tasks(llm, EV, items, compressors, WordCounter(), ["a"], seed=0)
+    results, comparisons = gold_tasks(
+        llm, EV, items, compressors, cast(TokenCounter, WordCounter()), ["a"], seed=0
+    )
     by = {r.method: r for r in results}
     # half of 12 words: the head keeps the first text and a half, the tail the last and a half
     assert by["identity"].by_position == [1.0, 1.0, 1.0]
