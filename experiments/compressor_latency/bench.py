@@ -89,8 +89,8 @@ def inputs(sizes: list[int]) -> list[str]:
 
 def _classifier_dir(run: Path | None, fast: bool, tmp: Path, args_fast: Path | None = None) -> Path:
     """A classifier adapter: the trained one (as trained / a fast copy), or an untrained head."""
+    from compress.algorithms.compressors.base import META_FILE
     from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, load_encoder
-    from compress.algorithms.compressors.generative import META_FILE
 
     if run is not None and not fast:
         return run / "train" / "adapter"
@@ -133,8 +133,8 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
 
     from compress.algorithms.compressors.base import Request
     from compress.algorithms.compressors.baselines import BaselineContext, make_baseline
+    from compress.algorithms.kinds import load_adapter
     from compress.infra.llm.tokens import TokenCounter
-    from compress.library.trained import load_trained
 
     torch.set_num_threads(args.threads)
     cache = _cache()
@@ -143,16 +143,16 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
     tmp = Path(tempfile.mkdtemp(prefix="latency-"))
     if method.startswith("selector"):
         adapter = args.selector / "train" / "adapter" if (args.selector / "train").is_dir() else args.selector
-        comp: Any = load_trained(adapter, cache, counter=counter)
+        comp: Any = load_adapter(adapter, cache)
     elif method == "bm25":
-        comp = make_baseline("bm25", BaselineContext(counter, cache))
+        comp = make_baseline("bm25", BaselineContext(cache))
     elif method.startswith("classifier"):
         adapter = _classifier_dir(args.classifier, method == "classifier_fast", tmp, args.classifier_fast)
-        comp = load_trained(adapter, cache, counter=counter)
+        comp = load_adapter(adapter, cache)
     elif method == "selfinfo":
-        comp = make_baseline("selfinfo", BaselineContext(counter, cache))
+        comp = make_baseline("selfinfo", BaselineContext(cache))
     else:
-        comp = load_trained(args.generative / "train" / "adapter", cache, engine="llama_cpp")
+        comp = load_adapter(args.generative, cache, engine="llama_cpp")
     load_s = time.perf_counter() - t0
     rows = []
     for text, n_reps in zip(texts, reps, strict=True):
@@ -165,7 +165,7 @@ def child(method: str, texts: list[str], reps: list[int], args: argparse.Namespa
             if method == "selfinfo":
                 comp._scored.clear()  # every repetition pays for its scoring, as one call would
             t = time.perf_counter()
-            (res,) = comp.compress_many([Request(text, budget, query=query)])
+            (res,) = comp.compress_many([Request(text, budget, query=query)], counter)
             secs.append(time.perf_counter() - t)
             out_tokens = counter.count(res.text)
         rows.append({"input_tokens": n, "budget": budget, "output_tokens": out_tokens, "seconds": secs})

@@ -35,7 +35,7 @@ from datasets import load_from_disk  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from compress.algorithms.compressors.base import Request  # noqa: E402
-from compress.algorithms.compressors.classifier import ClassifierCompressor, ClassifierMeta, load_classifier  # noqa: E402
+from compress.algorithms.kinds.classifier import ClassifierCompressor, ClassifierMeta, load_classifier  # noqa: E402
 from compress.algorithms.text.words import Words, split_words  # noqa: E402
 from compress.infra.llm.tokens import TokenCounter, largest_prefix  # noqa: E402
 
@@ -77,9 +77,11 @@ def fast_copy(adapter: Path, tmp: Path) -> Path:
     return out
 
 
-def masks_of(comp: ClassifierCompressor, rows: list[dict[str, Any]], budgets: list[int]) -> list[np.ndarray]:
+def masks_of(
+    comp: ClassifierCompressor, rows: list[dict[str, Any]], budgets: list[int], counter: TokenCounter
+) -> list[np.ndarray]:
     """The classifier's keep masks over each text's words at each budget."""
-    return comp.keep_masks([Request(r["original"], b) for r, b in zip(rows, budgets, strict=True)])
+    return comp.keep_masks([Request(r["original"], b) for r, b in zip(rows, budgets, strict=True)], counter)
 
 
 def head_masks(rows: list[dict[str, Any]], counter: TokenCounter, budgets: list[int]) -> list[np.ndarray]:
@@ -144,11 +146,9 @@ def main() -> None:
     if ClassifierMeta.read(first).encoder_layers in (None, 6):
         variants.append((f"{args.runs[0].name}: first 2 of its layers, int8", fast_copy(first, tmp), None))
     for label, adapter, quantize in variants:
-        comp = load_classifier(
-            adapter, ClassifierMeta.read(adapter), cache, counter=counter, quantize=quantize
-        )
+        comp = load_classifier(adapter, ClassifierMeta.read(adapter), quantize=quantize)
         t0 = time.perf_counter()
-        pred = masks_of(comp, rows, budgets)
+        pred = masks_of(comp, rows, budgets, counter)
         results.append({"method": label, **prf(pred, gold), "seconds": time.perf_counter() - t0})
         print(f"{label}: {results[-1]}", file=sys.stderr)
     kept = sum(int(g.sum()) for g in gold) / max(1, sum(len(g) for g in gold))

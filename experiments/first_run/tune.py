@@ -83,7 +83,9 @@ def kept(comp: Compressor, items: list[GoldItem], counter: TokenCounter, rate: f
     out = []
     for it in items:
         n = counter.count(it.context)
-        (c,) = comp.compress_many([Request(it.context, tokens_at(rate, n), None, it.question, tokens=n)], counter)
+        (c,) = comp.compress_many(
+            [Request(it.context, tokens_at(rate, n), None, it.question, tokens=n)], counter
+        )
         flat = " ".join(c.text.split())
         out.append(any(" ".join(a.split()) in flat for a in it.answers))
     return out
@@ -92,7 +94,9 @@ def kept(comp: Compressor, items: list[GoldItem], counter: TokenCounter, rate: f
 def main() -> None:
     """Train each configuration and measure it on the development needles, bm25 beside."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", action="append", default=[], help="overrides of the selector, e.g. examples=500")
+    ap.add_argument(
+        "--config", action="append", default=[], help="overrides of the selector, e.g. examples=500"
+    )
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     cache = default_cache()
@@ -102,7 +106,9 @@ def main() -> None:
     held = {normal(t) for t in texts}
     rows: list[dict[str, Any]] = []
     bm25 = make_baseline("bm25", BaselineContext(cache))
-    rows.append({"config": "bm25", **{f"kept@{r}": float(np.mean(kept(bm25, items, counter, r))) for r in RATES}})
+    rows.append(
+        {"config": "bm25", **{f"kept@{r}": float(np.mean(kept(bm25, items, counter, r))) for r in RATES}}
+    )
     print(json.dumps(rows[-1]), flush=True)
     for spec in args.config:
         over = parse(spec)
@@ -112,11 +118,17 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             adapter = Path(tmp) / "adapter"
             meta = SelectorMeta.model_validate_json((adapter / "compressor.json").read_text())
-            row: dict[str, Any] = {"config": spec, "train_s": round(seconds, 1), "windows": result["metrics"]["windows"]}
+            row: dict[str, Any] = {
+                "config": spec,
+                "train_s": round(seconds, 1),
+                "windows": result["metrics"]["windows"],
+            }
             for lexical in (meta.lexical, 0.0):
                 sel = load_selector(adapter, meta.model_copy(update={"lexical": lexical}))
                 for r in RATES:
-                    row[f"kept@{r}" + ("" if lexical else " encoder")] = float(np.mean(kept(sel, items, counter, r)))
+                    row[f"kept@{r}" + ("" if lexical else " encoder")] = float(
+                        np.mean(kept(sel, items, counter, r))
+                    )
             rows.append(row)
             print(json.dumps(row), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -33,21 +33,21 @@ def child(run_dir: Path, engine: str, n: int, cap: int) -> dict[str, Any]:
     """One engine: load it, compress the texts one by one, report load and per-sample seconds."""
     from datasets import load_from_disk
 
-    from compress.algorithms.backends.lora_export import default_cache
     from compress.algorithms.compressors.base import Request
+    from compress.algorithms.kinds import load_adapter
     from compress.infra.llm.tokens import TokenCounter
-    from compress.library.trained import load_trained
+    from compress.infra.models.bundled import default_cache
 
     cache = default_cache()
     texts = [r["original"] for r in load_from_disk(str(run_dir / "validate" / "validated"))][:n]
     counter = TokenCounter("local/gemma3-270m", cache)
     t0 = time.perf_counter()
-    compressor = load_trained(run_dir / "train" / "adapter", cache, engine=engine)
+    compressor = load_adapter(run_dir, cache, engine=engine)
     load_s = time.perf_counter() - t0
     cpu0 = time.process_time()
     samples = []
     for text in texts:
-        (out,) = compressor.compress_many([Request(text, cap)])
+        (out,) = compressor.compress_many([Request(text, cap)], counter)
         samples.append(
             {
                 "input_tokens": counter.count(text),

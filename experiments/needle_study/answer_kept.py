@@ -28,12 +28,11 @@ from omegaconf import OmegaConf
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compress.algorithms.backends.lora_export import find_adapter  # noqa: E402
 from compress.algorithms.compressors.base import Compressor  # noqa: E402
 from compress.algorithms.compressors.baselines import BaselineContext, make_baseline  # noqa: E402
+from compress.algorithms.kinds import load_adapter  # noqa: E402
 from compress.algorithms.metrics.gold_runner import _contexts  # noqa: E402
 from compress.infra.llm.tokens import TokenCounter  # noqa: E402
-from compress.library.trained import load_trained  # noqa: E402
 from compress.stages.evaluate import _gold_items  # noqa: E402
 
 BOOT = 10_000
@@ -79,14 +78,11 @@ def main() -> None:
     # the questions exactly as the run's evaluate stage built them
     items = [it for it in _gold_items(ev, every, seed) if it.task == "needle"]
     counter = TokenCounter(str(cfg.validation.models[0]), cache)
-    bctx = BaselineContext(counter, cache, seed=seed, scored_texts=None)
+    bctx = BaselineContext(cache, seed=seed, scored_texts=None)
     methods: dict[str, Compressor] = {
-        "trained": load_trained(find_adapter(args.run), cache, counter=counter),
+        "trained": load_adapter(args.run, cache),
         **{m: make_baseline(m, bctx) for m in ev.baselines if m != "identity"},
-        **{
-            n: load_trained(find_adapter(Path(str(r))), cache, counter=counter)
-            for n, r in ev.compare_runs.items()
-        },
+        **{n: load_adapter(Path(str(r)), cache) for n, r in ev.compare_runs.items()},
     }
     contexts = _contexts(items, methods, [float(r) for r in ev.task_rates], counter, None)
     answers = [_flat(it.answers[0]) for it in items]

@@ -32,6 +32,7 @@ from compress.algorithms.compressors.base import (
     Compressor,
     Request,
     own_budget,
+    read_meta,
     tokens_at,
     write_meta,
 )
@@ -133,6 +134,11 @@ class ClassifierMeta(BaseModel):
     # the target model it was trained for (files of the first versions; the caller's counter counts)
     tokens_model: str | None = None
     threads: int | None = None
+
+    @classmethod
+    def read(cls, adapter_dir: Path) -> ClassifierMeta:
+        """The `compressor.json` in `adapter_dir`."""
+        return cls.model_validate(read_meta(adapter_dir))
 
     def write(self, adapter_dir: Path) -> None:
         """Save as `adapter_dir/compressor.json`."""

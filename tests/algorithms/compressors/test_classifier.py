@@ -297,7 +297,7 @@ def test_int8_quantization_keeps_the_decisions_close(trained: dict[str, Any], co
     comp: ClassifierCompressor = trained["comp"]
     q = load_classifier(
         trained["dir"],
-        ClassifierMeta.model_validate_json((trained["dir"] / "compressor.json").read_text()),
+        ClassifierMeta.read(trained["dir"]),
         "cpu",
         quantize="int8",
     )

@@ -3,6 +3,8 @@ bm25 baseline that ranks units against the query, on hand-made texts with known 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
