@@ -1,3 +1,2 @@
-"""The product surface above the compressor algorithms: load a trained run, a package or a baseline
-(`load`), what the train stage wrote (`trained`), versioned packages (`package`), adapter export
-(`export`) and the `compress text` command (`cli`)."""
+"""The compressor as a library: load a trained run, a package or a baseline and compress (`load`:
+`load_compressor`, `LoadedCompressor`, `CompressResult`), and the `compress text` command (`command`)."""

@@ -1,4 +1,5 @@
-"""Training backends, keyed by `backend.name`: each implements `compress.algorithms.backends.base.Backend`.
+"""Training backends of the generative kind's LoRA, keyed by `backend.name`: each implements
+`compress.algorithms.backends.base.Backend` (the other kinds train on their own, with no backend).
 
 A new backend is a module with a class implementing that Protocol (requirements, memory budget,
 train, load, inference device) and an entry in `BACKENDS`; shared parts are in `common.py`.

@@ -111,6 +111,15 @@ def test_the_text_pool_never_holds_a_held_out_text() -> None:
         text_pool(bad, 0, set(), [])
 
 
+def test_a_seeded_training_run_takes_the_same_first_steps(trained: tuple[Path, dict[str, Any]]) -> None:
+    """Pinned: the first losses of the small seeded run (labels, windows, question marks, init and
+    optimizer all feed them), so a change to any of them shows here rather than in a study."""
+    _, result = trained
+    assert result["metrics"]["windows"] == 1038
+    losses = [h["loss"] for h in result["history"][:4]]
+    assert losses == pytest.approx([0.733985, 0.710528, 0.670647, 0.574789], rel=2e-3)
+
+
 def test_training_saves_what_loading_reads(trained: tuple[Path, dict[str, Any]]) -> None:
     adapter, result = trained
     meta = json.loads((adapter / "compressor.json").read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from datasets import Dataset
 from omegaconf import OmegaConf
 
-from compress.algorithms.data.corpora import assign_splits, load_samples
+from compress.algorithms.data.corpora import SOURCES, assign_splits, load_samples
 from compress.infra.errors import CompressError
 from tests.conftest import run_cli
 
@@ -46,8 +47,27 @@ def test_stdlib_corpora(source: str, domain: str) -> None:
 def test_code_samples_parse() -> None:
     import ast
 
-    for text in load_samples(_cfg(source="stdlib_code"), "code")["text"]:
+    texts = load_samples(_cfg(source="stdlib_code"), "code")["text"]
+    assert len(texts) == 12
+    for text in texts:
         ast.parse(text)
+
+
+@pytest.mark.parametrize("source", sorted(set(SOURCES) - {"file"}))
+def test_every_corpus_every_machine_has_is_there(source: str) -> None:
+    """The selector's labels and the stdlib presets draw from these: each must hold passages here (an
+    empty one would train and evaluate on nothing without a word)."""
+    texts = [r["text"] for r in itertools.islice(SOURCES[source](_cfg(seed=0)), 400)]
+    fit = [t for t in texts if 20 <= len(t.split()) <= 220]
+    assert len(fit) >= 50, (source, len(texts), len(fit))
+    assert len(set(fit)) >= 0.9 * len(fit)
+
+
+def test_an_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(CompressError, match="no sample has between"):
+        load_samples(_cfg(source="file", path=str(empty)), "nl")
 
 
 def test_splits_are_stable_and_proportional() -> None:
