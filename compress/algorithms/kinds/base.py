@@ -10,6 +10,7 @@ loader) and what its package must hold and may carry (the packager).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -157,3 +158,49 @@ def encoder_device(pref: str) -> tuple[str, str]:
     """Where an encoder kind runs: CUDA when `pref` allows and there is one, else the CPU; float32
     weights (CUDA runs them under bfloat16 autocast)."""
     return ("cuda" if pref in {"auto", "cuda"} and cuda_available() else "cpu"), "float32"
+
+
+class EncoderKind(ABC):
+    """What the kinds on an encoder share (the selector, the classifier): their `compressor` node names
+    the encoder and the device, training saves it as `encoder.save_encoder` does, it runs with one
+    engine, its package is its files and it has nothing to export. A subclass gives the rest of the
+    record (`name`, `schema`, `capabilities`, `train_reads`, `train`, `budget`) and `load_saved`."""
+
+    name: str
+    schema: type[Schema]
+    exports: tuple[str, ...] = ()
+
+    def requirements(self, cfg: Any, stage: str) -> list[str]:
+        """Its encoder must load here; a LoRA export it cannot make is named."""
+        node: Any = self.schema.of(cfg.compressor)
+        problems = encoder_requirements(str(node.encoder), stage)
+        return problems + (lora_exports_requested(cfg, self.name) if stage == "train" else [])
+
+    def inference_device(self, cfg: Any) -> tuple[str, str]:
+        """CUDA when `compressor.device` allows and there is one, else the CPU."""
+        node: Any = self.schema.of(cfg.compressor)
+        return encoder_device(str(node.device))
+
+    def load(
+        self, adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, dtype: str, engine: str
+    ) -> Compressor:
+        """The saved encoder (int8 on a CPU when trained so); it has one engine."""
+        if engine == "llama_cpp":
+            raise CompressError(
+                f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {self.name!r}."
+            )
+        return self.load_saved(adapter_dir, meta, device)
+
+    @abstractmethod
+    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str) -> Compressor:
+        """The compressor `adapter_dir` holds (`meta`: its compressor.json), on `device`."""
+
+    def prepare_package(self, adapter_dir: Path, meta: dict[str, Any], cache: Path, gguf: bool) -> None:
+        """The encoder's weights, config and tokenizer."""
+        encoder_package(adapter_dir, self.name, gguf)
+
+    def export(
+        self, adapter_dir: Path, out: Path, names: Sequence[str], cache: Path, dtype: str | None = None
+    ) -> dict[str, Path]:
+        """Nothing to export: the package is the whole of it."""
+        return no_exports(self.name, names)

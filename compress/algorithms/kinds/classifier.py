@@ -50,16 +50,7 @@ from compress.algorithms.compressors.encoder import (
     windows_of,
     word_probs,
 )
-from compress.algorithms.kinds.base import (
-    Log,
-    encoder_device,
-    encoder_package,
-    encoder_requirements,
-    lora_exports_requested,
-    no_exports,
-    weight_metrics,
-    weighted,
-)
+from compress.algorithms.kinds.base import EncoderKind, Log, weight_metrics, weighted
 from compress.algorithms.teachers.base import effective_rate
 from compress.algorithms.text.words import (
     protected,
@@ -363,7 +354,7 @@ def train_classifier(cfg: Any, rows: list[dict[str, Any]], out_dir: Path, log: L
     return result
 
 
-class Classifier:
+class Classifier(EncoderKind):
     """The token classifier kind: held to the teacher's achieved tokens per sample in evaluate (its
     rate elsewhere); trained on the teacher's keep masks, weighted by validation outcome."""
 
@@ -371,12 +362,6 @@ class Classifier:
     schema = ClassifierConfig
     capabilities = ClassifierCompressor.capabilities
     train_reads = ("compressor", "train.weights", "teacher.rate", "seed")
-    exports = ()
-
-    def requirements(self, cfg: Any, stage: str) -> list[str]:
-        """Its encoder must load here; a LoRA export it cannot make is named."""
-        problems = encoder_requirements(ClassifierConfig.of(cfg.compressor).encoder, stage)
-        return problems + (lora_exports_requested(cfg, NAME) if stage == "train" else [])
 
     def train(
         self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
@@ -393,27 +378,9 @@ class Classifier:
             effective_rate(float(t.get("rate", 0.5)), t.get("target_tokens"), n_tokens), n_tokens
         )
 
-    def inference_device(self, cfg: Any) -> tuple[str, str]:
-        """CUDA when `compressor.device` allows and there is one, else the CPU."""
-        return encoder_device(ClassifierConfig.of(cfg.compressor).device)
-
-    def load(
-        self, adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, dtype: str, engine: str
-    ) -> Compressor:
-        """The saved encoder (int8 on a CPU when trained so); it has one engine."""
-        if engine == "llama_cpp":
-            raise CompressError(f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {NAME!r}.")
+    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str) -> Compressor:
+        """The saved classifier."""
         return load_classifier(adapter_dir, ClassifierMeta.model_validate(meta), device)
-
-    def prepare_package(self, adapter_dir: Path, meta: dict[str, Any], cache: Path, gguf: bool) -> None:
-        """The encoder's weights, config and tokenizer."""
-        encoder_package(adapter_dir, NAME, gguf)
-
-    def export(
-        self, adapter_dir: Path, out: Path, names: Sequence[str], cache: Path, dtype: str | None = None
-    ) -> dict[str, Path]:
-        """Nothing to export: the package is the whole of it."""
-        return no_exports(NAME, names)
 
 
 KIND = Classifier()

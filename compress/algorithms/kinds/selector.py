@@ -61,14 +61,7 @@ from compress.algorithms.compressors.encoder import (
     word_probs,
 )
 from compress.algorithms.data.corpora import SOURCES
-from compress.algorithms.kinds.base import (
-    Log,
-    encoder_device,
-    encoder_package,
-    encoder_requirements,
-    lora_exports_requested,
-    no_exports,
-)
+from compress.algorithms.kinds.base import EncoderKind, Log
 from compress.algorithms.teachers.answers import AnswerExample, answer_examples, held_out, normal
 from compress.algorithms.text.units import join_documents, shape_of, units_of
 from compress.algorithms.text.words import protected, query_words
@@ -456,7 +449,7 @@ def train_selector(
     )
 
 
-class Selector:
+class Selector(EncoderKind):
     """The unit selector kind: its default rate of each text in evaluate (the rate sweep holds it to
     every rate); trained from corpora with labels that follow answers, plus the run's train split."""
 
@@ -464,12 +457,6 @@ class Selector:
     schema = SelectorConfig
     capabilities = SelectorCompressor.capabilities
     train_reads = ("compressor", "seed")
-    exports = ()
-
-    def requirements(self, cfg: Any, stage: str) -> list[str]:
-        """Its encoder must load here; a LoRA export it cannot make is named."""
-        problems = encoder_requirements(SelectorConfig.of(cfg.compressor).encoder, stage)
-        return problems + (lora_exports_requested(cfg, NAME) if stage == "train" else [])
 
     def train(
         self, cfg: Any, rows: list[dict[str, Any]], out: Path, cache: Path, log: Log, held_out: set[str]
@@ -481,27 +468,9 @@ class Selector:
         """`compressor.rate` of the text: the selector learns no length from the teacher."""
         return tokens_at(SelectorConfig.of(cfg.compressor).rate, n_tokens)
 
-    def inference_device(self, cfg: Any) -> tuple[str, str]:
-        """CUDA when `compressor.device` allows and there is one, else the CPU."""
-        return encoder_device(SelectorConfig.of(cfg.compressor).device)
-
-    def load(
-        self, adapter_dir: Path, meta: dict[str, Any], cache: Path, device: str, dtype: str, engine: str
-    ) -> Compressor:
-        """The saved encoder (int8 on a CPU when trained so); it has one engine."""
-        if engine == "llama_cpp":
-            raise CompressError(f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {NAME!r}.")
+    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str) -> Compressor:
+        """The saved selector."""
         return load_selector(adapter_dir, SelectorMeta.model_validate(meta), device)
-
-    def prepare_package(self, adapter_dir: Path, meta: dict[str, Any], cache: Path, gguf: bool) -> None:
-        """The encoder's weights, config and tokenizer."""
-        encoder_package(adapter_dir, NAME, gguf)
-
-    def export(
-        self, adapter_dir: Path, out: Path, names: Sequence[str], cache: Path, dtype: str | None = None
-    ) -> dict[str, Path]:
-        """Nothing to export: the package is the whole of it."""
-        return no_exports(NAME, names)
 
 
 KIND = Selector()
