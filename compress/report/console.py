@@ -139,8 +139,9 @@ def in_plain_words(s: EvalSummary) -> list[str]:
     for c in decided:
         groups.setdefault((c.metric, c.model, c.rate), []).append(c)
     lines = ["In plain words (the trained compressor against each baseline on the same items, 95% CIs):"]
-    for (_, _, rate), cs in groups.items():
-        at = "at the trained budget" if rate is None else f"at rate {rate:g} ({1 / rate:.0f}x)"
+    # the comparisons on the most items first: they decide the most
+    for (_, _, rate), cs in sorted(groups.items(), key=lambda kv: -kv[1][0].n):
+        at = "at the trained budget" if rate is None else f"at rate {rate:g} ({1 / rate:.2g}x)"
         parts = []
         for c in cs:
             word = verdict(c.diff, c.ci_low, c.ci_high, c.mde, c.n)
@@ -150,7 +151,9 @@ def in_plain_words(s: EvalSummary) -> list[str]:
             elif word == "worse":
                 parts.append(f"loses to {c.baseline} ({figures})")
             elif word.startswith("no difference"):
-                parts.append(f"matches {c.baseline} ({figures}; a difference of {c.mde:.2f} would show)")
+                parts.append(
+                    f"shows no difference from {c.baseline} ({figures}; only {c.mde:.2f} or more would show)"
+                )
             else:
                 parts.append(f"cannot be told from {c.baseline} yet ({figures})")
         lines.append(f"- {_metric(cs[0])} {at}, n = {cs[0].n}: it " + "; ".join(parts) + ".")

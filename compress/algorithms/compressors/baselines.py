@@ -16,6 +16,7 @@ A new baseline is a class implementing `compress.algorithms.compressors.base.Com
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 import re
 import time
@@ -134,6 +135,8 @@ def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
     query, the units being the corpus; no query (or one of stop words only): every unit 0."""
     import bm25s
 
+    # bm25s logs every index it builds at DEBUG: one line per text under Hydra's logging, noise to a user
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     terms = bm25s.tokenize([query or ""], stopwords="en", show_progress=False, return_ids=False)[0]
     if not terms or not units:
         return np.zeros(len(units))
