@@ -14,6 +14,8 @@ import warnings
 # before the libraries below read them at import
 os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+# transformers' "Loading weights" bars (they follow huggingface_hub's switch): the stages show their own
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # Deprecation chatter from transformers/peft internals, not from this code.
 warnings.filterwarnings("ignore", category=FutureWarning)
 

@@ -4,6 +4,7 @@ the query as the second segment, batches padded for one forward pass, int8 on a 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,4 +256,7 @@ def quantize_int8(model: Any) -> Any:
     """The model with its linear layers dynamically quantised to int8 (CPU inference only)."""
     import torch
 
-    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    with warnings.catch_warnings():
+        # torch 2.13 announces the quantized tensor functions' deprecation on every call: nothing to do here
+        warnings.filterwarnings("ignore", message=".*quantize_per_tensor.*", category=UserWarning)
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)

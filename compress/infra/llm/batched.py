@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compress.infra.console import native_stderr_quiet
 from compress.infra.llm.engine import Completion, LlamaCppEngine
 
 
@@ -62,7 +63,10 @@ class BatchedLlamaCpp:
         self._sampler: LlamaCppEngine | None = None
         self._sampler_lock = threading.Lock()
         # the model (weights, tokenizer) through the high-level class; its own context stays tiny
-        self._llm = Llama(model_path=str(path), n_ctx=256, n_threads=n_threads, use_mmap=False, verbose=False)
+        with native_stderr_quiet():
+            self._llm = Llama(
+                model_path=str(path), n_ctx=256, n_threads=n_threads, use_mmap=False, verbose=False
+            )
         # the one-sequence engine's settings (attention kernels, SWA cache, threads), for n_seq sequences
         params = lc.llama_context_params.from_buffer_copy(self._llm.context_params)
         params.n_ctx = n_seq * n_ctx_seq
@@ -72,7 +76,8 @@ class BatchedLlamaCpp:
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.kv_unified = True  # one cache for all slots: prefixes copy between them for free
-        self._ctx = lc.llama_init_from_model(self._llm._model.model, params)
+        with native_stderr_quiet():
+            self._ctx = lc.llama_init_from_model(self._llm._model.model, params)
         if not self._ctx:
             raise RuntimeError("llama.cpp could not create a batched context")
         self._mem = lc.llama_get_memory(self._ctx)

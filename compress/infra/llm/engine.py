@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from compress.infra.console import native_stderr_quiet
 from compress.infra.models.bundled import load_hf
 
 
@@ -40,14 +41,15 @@ class LlamaCppEngine:
         from llama_cpp import Llama
 
         # use_mmap=False: with mapping on, generation here was 5-25x slower.
-        self._llm = Llama(
-            model_path=str(path),
-            n_ctx=4096,
-            n_threads=threads or os.cpu_count() or 2,
-            use_mmap=False,
-            verbose=False,
-            seed=0,
-        )
+        with native_stderr_quiet():
+            self._llm = Llama(
+                model_path=str(path),
+                n_ctx=4096,
+                n_threads=threads or os.cpu_count() or 2,
+                use_mmap=False,
+                verbose=False,
+                seed=0,
+            )
         self._lock = threading.Lock()
 
     def complete(self, prompt: str, max_tokens: int, temperature: float, stop: list[str]) -> Completion:
