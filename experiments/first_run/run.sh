@@ -61,7 +61,7 @@ study_run=$(newest "$WORK/after")
 .venv/bin/python experiments/first_run/compare.py --before "$before_run" --after "$after_run" \
   --needle "$needle_run" --study "$study_run" --wall "$WORK/wall.txt" | tee "$RESULTS/first_run.md"
 {
-  echo "commits: before $BEFORE, after $(git rev-parse --short HEAD)"
+  echo "commits: before $BEFORE, after $(git -C "$WORK/after" rev-parse --short HEAD)"
   echo "command: bash experiments/first_run/run.sh $*"
   echo "runs: $before_run $after_run $before_same $needle_run $study_run"
 } >"$RESULTS/provenance.txt"
