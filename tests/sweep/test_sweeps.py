@@ -133,7 +133,8 @@ def test_metric_names_are_checked_before_anything_runs(tmp_path: Path) -> None:
     objective.check_metric(cfg)
     cfg.evaluate.tasks = ["cloze", "needle"]  # at each rate, and the generative at its own budget
     for name in (
-        "task/needle@0.25/selfinfo/local/gemma3-270m/accuracy",
+        "task/needle@0.25/bm25/local/gemma3-270m/accuracy",
+        "task/needle/trained/answer_kept/accuracy",
         "task/needle/trained/local/gemma3-270m/by_position/4",
         "compare/trained-vs-tail/task:needle/local/gemma3-270m/diff",
     ):

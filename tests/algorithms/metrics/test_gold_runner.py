@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from compress.algorithms.compressors.base import Capabilities, Compressed, Compressor, Request
 from compress.algorithms.metrics.cloze import ClozeItem
 from compress.algorithms.metrics.gold import GoldItem
-from compress.algorithms.metrics.gold_runner import gold_tasks, runner_tasks, task_pairs, task_points
+from compress.algorithms.metrics.gold_runner import KEPT, gold_tasks, runner_tasks, task_pairs, task_points
 from compress.algorithms.metrics.needle import SEPARATOR
 from compress.infra.llm.client import ChatRequest, ChatResult
 from compress.infra.llm.tokens import TokenCounter
@@ -202,11 +202,15 @@ def test_needle_accuracy_by_position() -> None:
     results, comparisons = gold_tasks(
         llm, EV, items, compressors, cast(TokenCounter, WordCounter()), ["a"], seed=0
     )
-    by = {r.method: r for r in results}
+    by = {r.method: r for r in results if r.model == "a"}
     # half of 12 words: the head keeps the first text and a half, the tail the last and a half
     assert by["identity"].by_position == [1.0, 1.0, 1.0]
     assert by["truncate"].by_position == [1.0, 0.0, 0.0] and by["truncate"].accuracy == pytest.approx(1 / 3)
     assert by["tail"].by_position == [0.0, 0.0, 1.0]
+    # with no model: the tail's "is 22 gamma code is 33" still holds beta's answer, which the reader,
+    # missing "beta code is", cannot use
+    kept = {r.method: r.by_position for r in results if r.model == KEPT}
+    assert kept["tail"] == [0.0, 1.0, 1.0] and kept["truncate"] == [1.0, 0.0, 0.0]
     assert {c.metric for c in comparisons} == {"task:needle"}
     # the question reaches every method as its query
     assert [r.query for r in methods["tail"].requests] == [it.question for it in items]
