@@ -414,7 +414,15 @@ def test_the_same_sweep_runs_under_each_launcher(launcher: str, search_out: Path
 
 
 # -- whole pipelines (slow) -------------------------------------------------------------------------
-FULL = ["+experiment=smoke", "data.n_samples=8", "evaluate.max_samples=1", "train.steps=2", "logger=none"]
+# 8 samples leave 3 held-out texts: too few for the needle task (5 a question), so the cloze only
+FULL = [
+    "+experiment=smoke",
+    "data.n_samples=8",
+    "evaluate.max_samples=1",
+    "evaluate.tasks=[cloze]",
+    "train.steps=2",
+    "logger=none",
+]
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ from compress.algorithms.text.words import (
     Words,
     content_words,
     largest_within,
+    negations,
     query_words,
     render,
     split_words,
@@ -120,11 +121,12 @@ class Scored:
 
 
 def word_value(words: Words, query: str | None, base: np.ndarray | None, protect: np.ndarray) -> np.ndarray:
-    """Which words a shortened unit keeps first: protected facts and the words the question names,
-    then content words, then function words; `base` (a model's per-word score, in [0, 1]) orders
-    words within each class, then position (earlier first)."""
+    """Which words a shortened unit keeps first: protected facts, negations (without them a kept
+    sentence says the opposite) and the words the question names, then content words, then function
+    words; `base` (a model's per-word score, in [0, 1]) orders words within each class, then position
+    (earlier first)."""
     n = len(words)
-    value = 1.0 * content_words(words) + 2.0 * protect
+    value = 1.0 * content_words(words) + 2.0 * (protect | negations(words))
     if query:
         value = value + 2.0 * query_words(words, query)
     if base is not None:

@@ -104,6 +104,21 @@ def query_words(words: Words, query: str) -> np.ndarray:
     return np.array([normalize(words.word(i)) in named for i in range(len(words))], dtype=bool)
 
 
+# a shortened sentence that loses one of these says the opposite ("It does sort the list")
+_NEGATION = frozenset(["not", "no", "never", "nor", "none", "nothing", "neither", "without", "cannot"])
+
+
+def negations(words: Words) -> np.ndarray:
+    """Which words negate (`not`, `never`, `cannot`, a `n't` contraction...)."""
+    return np.array(
+        [
+            (w := normalize(words.word(i))) in _NEGATION or w.endswith("n't") or w.endswith("n\u2019t")
+            for i in range(len(words))
+        ],
+        dtype=bool,
+    )
+
+
 def content_words(words: Words) -> np.ndarray:
     """Which words carry content: a letter or digit, and not a function word."""
     return np.array(

@@ -2,8 +2,8 @@
 
 Which tokenizer counts for a model (`TokenCounter`), in order:
 - `local/<bundled model>`: the model's own Hugging Face tokenizer;
-- OpenAI models: their tiktoken encoding (o200k_base for gpt-4o and later) when tiktoken can load it
-  (it downloads once; offline only cl100k ships with the package);
+- OpenAI models: their tiktoken encoding (o200k_base for gpt-4o and later), read offline from the
+  encoding files LiteLLM ships (else downloaded once by tiktoken);
 - `anthropic/...` with ANTHROPIC_API_KEY, `gemini/...` with GEMINI_API_KEY or GOOGLE_API_KEY: the
   provider's token-counting API (free; answers cached in the LLM call cache). The API counts a whole
   message; the framing tokens of a one-token message are subtracted so counts are of the text alone;
@@ -16,6 +16,7 @@ The chosen tokenizer's name goes into every table, so a reader knows what was co
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import random
 from collections.abc import Callable, Iterable
@@ -210,9 +211,26 @@ def largest_prefix(n_units: int, cost: Callable[[int], int], budget: int) -> int
     return lo
 
 
+def _use_bundled_encodings() -> None:
+    """Point tiktoken at the encoding files LiteLLM ships (o200k and cl100k among them), as importing
+    LiteLLM does: without it a model's encoding would depend on whether LiteLLM was imported first,
+    and offline on no network at all."""
+    if os.environ.get("TIKTOKEN_CACHE_DIR"):
+        return
+    spec = importlib.util.find_spec("litellm")
+    roots = list(spec.submodule_search_locations or []) if spec is not None else []
+    for root in roots:
+        files = Path(root) / "litellm_core_utils" / "tokenizers"
+        if files.is_dir():
+            os.environ["TIKTOKEN_CACHE_DIR"] = str(files)
+            return
+
+
 def _openai_encoding(name: str) -> Any | None:
     """The model's tiktoken encoding if tiktoken knows the model and can load it, else None."""
     import tiktoken
+
+    _use_bundled_encodings()
 
     try:
         return tiktoken.encoding_for_model(name)

@@ -10,9 +10,19 @@ import pytest
 
 from compress.algorithms.compressors.base import Request
 from compress.algorithms.compressors.baselines import BaselineContext, bm25_scores, make_baseline
-from compress.algorithms.compressors.coarse import Layout, Scored, above, choose, fill, layout, parses
+from compress.algorithms.compressors.coarse import (
+    Layout,
+    Scored,
+    above,
+    choose,
+    fill,
+    layout,
+    parses,
+    word_value,
+)
 from compress.algorithms.data.corpora import iter_stdlib_nl
 from compress.algorithms.text.units import join_documents
+from compress.algorithms.text.words import negations, split_words
 from compress.infra.llm.tokens import TokenCounter
 from tests.conftest import CACHE
 
@@ -210,3 +220,13 @@ def _code_domain() -> object:
     from omegaconf import OmegaConf
 
     return OmegaConf.create({"name": "code"})
+
+
+def test_a_shortened_unit_keeps_its_negation_first() -> None:
+    """Without its `not` a kept sentence says the opposite: negations rank with protected facts."""
+    words = split_words("It does not sort the list for you, and it won't ever copy it.")
+    value = word_value(words, None, None, np.zeros(len(words), dtype=bool))
+    by_word = {words.word(i): value[i] for i in range(len(words))}
+    assert by_word["not"] > by_word["sort"] > by_word["the"]
+    assert by_word["won't"] > by_word["copy"]
+    assert negations(words).sum() == 2
