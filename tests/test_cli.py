@@ -116,3 +116,30 @@ def test_text_with_a_package(smoke_run: Path, tmp_path: Path) -> None:
     if result["status"] == "compressed":
         assert result["tokens_after"] < result["tokens_before"]
     assert b"(generative)" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "says"),
+    [
+        ("compress.report", "usage: python -m compress.report"),
+        ("compress.export", "usage: python -m compress.export"),
+        ("compress.serve", "usage: compress serve"),
+        ("compress.sweep", "usage: python -m compress.sweep"),
+        ("compress.prepare", "usage: python -m compress.prepare"),
+        ("compress.cli", "usage: compress"),
+        ("compress.run", "run is powered by Hydra"),
+    ],
+)
+def test_every_python_m_entry_point_runs_its_main(module: str, says: str) -> None:
+    """`python -m <module> --help` reaches the module's main (a `__main__.py` without its call
+    would exit 0 having done nothing)."""
+    env = dict(os.environ) | {"PYTHONPATH": str(ROOT), "COMPRESS_CACHE": str(CACHE)}
+    proc = subprocess.run(
+        [sys.executable, "-m", module, "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and says in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]

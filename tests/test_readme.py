@@ -155,6 +155,17 @@ def _finished_run(repo: Repo, proc: subprocess.CompletedProcess[str]) -> None:
     assert (run / "evaluate" / "summary.json").is_file() and (run / "train" / "_DONE.json").is_file()
 
 
+def _resumed(repo: Repo, proc: subprocess.CompletedProcess[str]) -> None:
+    """The new run evaluated afresh on what it read from the run it resumes (no stage redone)."""
+    run = repo.root / repo.newest("runs")
+    status = json.loads((run / "job_status.json").read_text())
+    assert status["status"] == "completed" and (run / "evaluate" / "summary.json").is_file(), status
+    assert {s: v["outcome"] for s, v in status["stages"].items() if s != "evaluate"} == {
+        "generate": "read",
+        "train": "read",
+    }, status["stages"]
+
+
 def _finished_sweep(repo: Repo, proc: subprocess.CompletedProcess[str]) -> None:
     sweep = repo.root / repo.newest("multiruns")
     summary = json.loads((sweep / "sweep_summary.json").read_text())
@@ -246,7 +257,7 @@ CASES: dict[str, Case] = {
     ),
     "python -m compress.run -m +experiment=smoke train.lora.rank=4,8": Case(check=_finished_sweep),
     "python -m compress.run +experiment=smoke stages=[evaluate] resume_from=outputs/runs/<run>": Case(
-        places=RUN, check=_finished_run
+        places=RUN, check=_resumed
     ),
     "python -m compress.run data=file data.path=my_corpus.jsonl domain=memory": Case(
         why="on the smoke preset's scale (the data and domain as written)",

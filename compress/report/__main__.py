@@ -67,3 +67,7 @@ def _local(arg: str, fetch_dir: Path) -> tuple[list[Path], Path]:
     except CompressError as exc:
         raise SystemExit(f"error: {exc}") from exc
     return runs, dest / group if group else dest
+
+
+if __name__ == "__main__":
+    main()
