@@ -204,11 +204,18 @@ def _serve(repo: Repo) -> None:
     raise AssertionError("the server did not answer /healthz in 120 s")
 
 
-def _curl(expected: str) -> Case:
-    """A curl line of the README, asked of the README's server (started first when it is not)."""
+def _curl(expected: str, within_s: float = 0.0) -> Case:
+    """A curl line of the README, asked of the README's server (started first when it is not); with
+    `within_s`, asked again each second until its answer says `expected` (a server still loading)."""
 
     def check(repo: Repo, proc: subprocess.CompletedProcess[str]) -> None:
+        deadline = time.monotonic() + within_s
+        while expected not in proc.stdout and time.monotonic() < deadline:
+            time.sleep(1)
+            proc = repo.run(str(proc.args[-1]), timeout=10)
         assert expected in proc.stdout, proc.stdout
+        alive = repo.run("curl -s -o /dev/null -w '%{http_code}' localhost:8080/healthz", timeout=10)
+        assert alive.stdout.strip() == "200", "the server stopped serving"
 
     return Case(before=_serve, check=check)
 
@@ -317,11 +324,12 @@ CASES: dict[str, Case] = {
         instead="curl -s localhost:8080/healthz",
         check=_says("ok"),
     ),
-    "curl -s localhost:8080/readyz": _curl("ready"),
+    # the README: 503 "loading", then 200 "ready"
+    "curl -s localhost:8080/readyz": _curl('"status":"ready"', within_s=300),
     """curl -s localhost:8080/v1/compress -d '{"text": "...", "rate": 0.5}'""": _curl('"status"'),
     # the README's [...] is a placeholder: the server must answer 4xx with a reason, and keep serving
     """curl -s localhost:8080/v1/compress -d '{"texts": [...], "query": "...", "rate": 0.25, "joint": true}'""": _curl(
-        "detail"
+        "invalid_request_error"
     ),
 }
 
