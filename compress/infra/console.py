@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -39,19 +40,23 @@ def quiet_transformers() -> Iterator[None]:
 
 @contextmanager
 def native_stderr_quiet() -> Iterator[None]:
-    """What native code writes to the process's stderr (file descriptor 2) inside the block goes
-    nowhere: llama.cpp logs how it sets up a context there whatever its `verbose` flag says. Errors
-    still reach the caller as exceptions."""
+    """What native code writes to the process's stderr (file descriptor 2) inside the block is held
+    back: llama.cpp logs how it sets up a context there whatever its `verbose` flag says. When the
+    block raises, what was held back is written out first, so a failure keeps its native reasons."""
     sys.stderr.flush()
     saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class Steps:

@@ -37,6 +37,9 @@ from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter, largest_prefix
 from compress.infra.models.bundled import LOCAL_MODELS
 
+# bm25s logs every index it builds at DEBUG: one line per text under Hydra's logging, noise to a user
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
 
 @dataclass
 class BaselineContext:
@@ -135,8 +138,6 @@ def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
     query, the units being the corpus; no query (or one of stop words only): every unit 0."""
     import bm25s
 
-    # bm25s logs every index it builds at DEBUG: one line per text under Hydra's logging, noise to a user
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
     terms = bm25s.tokenize([query or ""], stopwords="en", show_progress=False, return_ids=False)[0]
     if not terms or not units:
         return np.zeros(len(units))

@@ -78,8 +78,8 @@ class BatchedLlamaCpp:
         params.kv_unified = True  # one cache for all slots: prefixes copy between them for free
         with native_stderr_quiet():
             self._ctx = lc.llama_init_from_model(self._llm._model.model, params)
-        if not self._ctx:
-            raise RuntimeError("llama.cpp could not create a batched context")
+            if not self._ctx:  # raised inside: llama.cpp's reasons are written out with it
+                raise RuntimeError("llama.cpp could not create a batched context")
         self._mem = lc.llama_get_memory(self._ctx)
         self._vocab = lc.llama_model_get_vocab(self._llm._model.model)
         self._n_vocab = int(lc.llama_vocab_n_tokens(self._vocab))
