@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from compress.algorithms.kinds import kind_of
-from compress.algorithms.metrics.gold import task_requirements
+from compress.algorithms.metrics.tasks import task_requirements
 from compress.algorithms.teachers import teacher_kind
 from compress.infra.errors import CompressError, MissingRequirement
 from compress.infra.llm.costs import price_per_token

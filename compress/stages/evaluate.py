@@ -51,6 +51,7 @@ from compress.algorithms.metrics.summary import (
     summarize,
     summary_metrics,
 )
+from compress.algorithms.metrics.tasks import SAMPLE_TASKS, named_task
 from compress.infra.console import tracked
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter, count_cl100k
@@ -149,7 +150,7 @@ def _methods(ctx: StageContext) -> Methods:
 def _gold_items(ev: Any, every: list[dict[str, Any]], seed: int) -> list[gold.GoldItem]:
     """The configured gold tasks' items: the file tasks', and the needle's from every held-out text."""
     tasks = [str(t) for t in ev.tasks]
-    items = [it for name in tasks if name not in gold.SAMPLE_TASKS for it in gold.task(name).load(ev)]
+    items = [it for name in tasks if name not in SAMPLE_TASKS for it in named_task(name).load(ev)]
     if "needle" in tasks:
         nd = ev.needle
         found = needle_items(

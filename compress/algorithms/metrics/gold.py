@@ -52,6 +52,10 @@ class GoldItem:
     fact: ClozeItem | None = None
     position: int | None = None
     n_texts: int = 1
+    # memory and tracing: the texts of the turns or statements the answer needs (each must survive
+    # whole), and the question's kind (single-hop, multi-hop, temporal, update, paraphrase; 1-hop..3-hop)
+    evidence: tuple[str, ...] = ()
+    kind: str = ""
 
 
 def load_qa(path: str, max_items: int, fields: Any = None, split: str | None = None) -> list[GoldItem]:
@@ -269,33 +273,3 @@ class HumanEvalTask:
     def grade(self, item: GoldItem, answer: str, context: str, ev: Any) -> bool:
         """The problem's own tests pass on the model's function, within `evaluate.humaneval.timeout_s`."""
         return run_program(program(item, answer, context), float(ev.humaneval.timeout_s))
-
-
-TASKS: dict[str, GoldTask] = {"qa": QATask(), "humaneval": HumanEvalTask()}
-# tasks the evaluate stage builds from its own held-out samples (compress.algorithms.metrics.cloze,
-# compress.algorithms.metrics.needle): no file, no download
-SAMPLE_TASKS = ("cloze", "needle")
-
-
-def task(name: str) -> GoldTask:
-    """A file task by name (a clear error naming the tasks there are)."""
-    if name not in TASKS:
-        raise CompressError(
-            f"evaluate.tasks: unknown task {name!r}; choose from {sorted([*TASKS, *SAMPLE_TASKS])}."
-        )
-    return TASKS[name]
-
-
-def task_requirements(ev: Any) -> list[str]:
-    """What the configured gold tasks lack here (unknown names included)."""
-    problems = []
-    for name in ev.get("tasks") or []:
-        if str(name) in SAMPLE_TASKS:
-            continue
-        if str(name) not in TASKS:
-            problems.append(
-                f"evaluate: evaluate.tasks: unknown task {name!r}; choose from {sorted([*TASKS, *SAMPLE_TASKS])}."
-            )
-        else:
-            problems += TASKS[str(name)].requirements(ev)
-    return problems

@@ -21,6 +21,7 @@ from compress.algorithms.compressors.base import Compressor, Request, tokens_at
 from compress.algorithms.metrics import gold, needle
 from compress.algorithms.metrics.compare import compare
 from compress.algorithms.metrics.stats import paired_bootstrap, wilson
+from compress.algorithms.metrics.tasks import named_task
 from compress.infra.console import tracked
 from compress.infra.errors import CompressError
 from compress.infra.llm.client import ChatRequest, ChatResult
@@ -28,7 +29,7 @@ from compress.infra.llm.tokens import TokenCounter
 from compress.infra.schemas import Comparison, TaskResult
 
 TaskPoint = tuple[str, float | None]  # (method, rate): rate None = at the trained compressor's own budget
-# what a needle item is asked and graded by; the file tasks are gold.TASKS
+# what a needle item is asked and graded by; the other tasks are `tasks.TASKS`
 SAMPLE_ASKED: dict[str, gold.Asked] = {"needle": needle.NEEDLE}
 # compressed at once: a batch-friendly compressor batches, and the progress bar still moves
 CHUNK = 16
@@ -60,7 +61,7 @@ def runner_tasks(tasks: list[str]) -> list[str]:
 
 def asked(task: str) -> gold.Asked:
     """How the items of `task` are asked and graded."""
-    return SAMPLE_ASKED[task] if task in SAMPLE_ASKED else gold.task(task)
+    return SAMPLE_ASKED[task] if task in SAMPLE_ASKED else named_task(task)
 
 
 def task_points(baselines: list[str], rates: list[float], rate_controlled: bool) -> list[TaskPoint]:
@@ -126,9 +127,22 @@ def _contexts(
 
 
 def graders(task: str, models: list[str]) -> list[str]:
-    """Who grades a task's items: the answering models, and `KEPT` (no model: whether the answer still
-    stands in the context) for a task whose answers are strings of its context (the needle)."""
-    return [*models, *([KEPT] if hasattr(asked(task), "kept") else [])]
+    """Who grades a task's items: the answering models, and the task's checks that read no answer
+    (`check_names`: the needle's `KEPT`, whether the answer still stands in the context; memory's and
+    tracing's `evidence_kept` too). A task group `task.kind` is graded as its task."""
+    return [*models, *getattr(asked(task.split(".")[0]), "check_names", ())]
+
+
+def groups(items: list[gold.GoldItem]) -> dict[str, list[int]]:
+    """The items' indices per task, then per `task.kind` for a task whose items have kinds (memory's
+    multi-hop questions, tracing's hops): every figure is reported for each group."""
+    out: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        out.setdefault(it.task, []).append(i)
+    for i, it in enumerate(items):
+        if it.kind:
+            out.setdefault(f"{it.task}.{it.kind}", []).append(i)
+    return out
 
 
 def read_count(task: str, ev: Any, n: int) -> int:
@@ -165,6 +179,7 @@ def gold_tasks(
     tasks = list(dict.fromkeys(it.task for it in items))
     index = {t: [i for i, it in enumerate(items) if it.task == t] for t in tasks}
     read = {i for t in tasks for i in index[t][: read_count(t, ev, len(index[t]))]}
+    members = groups(items)
     reqs: dict[tuple[TaskPoint, int, str], ChatRequest] = {}
     for point, ctxs in contexts.items():
         for i, (it, c) in enumerate(zip(items, ctxs, strict=True)):
@@ -178,9 +193,11 @@ def gold_tasks(
     correct: dict[tuple[str, TaskPoint, str], list[tuple[int, bool]]] = {}
     for point, ctxs in contexts.items():
         for i, (it, c) in enumerate(zip(items, ctxs, strict=True)):
+            checks = getattr(asked(it.task), "check_names", ())
+            checked = asked(it.task).checks(it, c) if checks else {}  # type: ignore[attr-defined]
             for m in graders(it.task, models):
-                if m == KEPT:
-                    ok = asked(it.task).kept(it, c)  # type: ignore[attr-defined]
+                if m in checks:
+                    ok = checked[m]
                 elif i not in read:
                     continue
                 else:
@@ -189,10 +206,19 @@ def gold_tasks(
                         grades[(it.id, key)] = asked(it.task).grade(it, answers[key], c, ev)
                     ok = grades[(it.id, key)]
                 correct.setdefault((it.task, point, m), []).append((i, ok))
+    # a group `task.kind` holds its items' grades under the task
+    for g, idx in members.items():
+        if g not in tasks:
+            mine = set(idx)
+            for (t, point, m), marks in list(correct.items()):
+                if t == g.split(".")[0]:
+                    correct[(g, point, m)] = [(i, ok) for i, ok in marks if i in mine]
     results = []
-    for task in tasks:
+    for task in members:
         for point, ctxs in contexts.items():
             for m in graders(task, models):
+                if not correct.get((task, point, m)):
+                    continue  # a kind none of whose items a model read
                 idx = [i for i, _ in correct[(task, point, m)]]
                 oks = [ok for _, ok in correct[(task, point, m)]]
                 base = [ok for _, ok in correct[(task, ("identity", point[1]), m)]]
@@ -223,8 +249,9 @@ def gold_tasks(
 
     rows = [
         compare(a[0], b[0], graded(t, a, m), graded(t, b, m), f"task:{t}", m, a[1], seed)
-        for t in tasks
+        for t in members
         for a, b in task_pairs(list(contexts))
         for m in graders(t, models)
+        if correct.get((t, a, m))
     ]
     return results, rows

@@ -81,6 +81,8 @@ class NeedleTask:
 
     name = "needle"
     stop: tuple[str, ...] = ("\n",)
+    # what is graded with no model (`checks`)
+    check_names: tuple[str, ...] = ("answer_kept",)
 
     def messages(self, item: GoldItem, context: str) -> list[dict[str, str]]:
         """The (compressed) context, then the quote that stops at the blank."""
@@ -93,6 +95,10 @@ class NeedleTask:
         if item.fact is None:
             raise ValueError(f"needle item {item.id} has no fact")
         return cloze.grade(item.fact, answer)
+
+    def checks(self, item: GoldItem, context: str) -> dict[str, bool]:
+        """The grades that read no answer: `answer_kept`."""
+        return {"answer_kept": self.kept(item, context)}
 
     def kept(self, item: GoldItem, context: str) -> bool:
         """Whether the (compressed) context still holds the answer (white space normalised): what a

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from compress.algorithms.data.qa import answer_texts, load_records
-from compress.algorithms.metrics.gold import task
+from compress.algorithms.metrics.tasks import named_task as task
 from compress.infra.errors import CompressError, MissingRequirement
 from compress.pipeline import preflight
 from tests.conftest import ROOT

@@ -11,12 +11,13 @@ from omegaconf import OmegaConf
 
 from compress.algorithms.metrics import gold
 from compress.algorithms.metrics.breakeven import break_even, fit_latency
+from compress.algorithms.metrics.tasks import named_task
 from compress.infra.errors import CompressError
 
 
 def test_humaneval_canonical_solutions_pass_and_wrong_ones_fail() -> None:
     problems = read_problems()
-    task = gold.task("humaneval")
+    task = named_task("humaneval")
     ev = OmegaConf.create({"humaneval": {"max_items": 3, "timeout_s": 20}})
     items = task.load(ev)
     assert len(items) == 3
