@@ -24,7 +24,8 @@ litellm_settings:
 
 The messages are chosen by the same rules as compress's own proxy (`compress.serve.proxy.select`:
 `<compress>` spans, per-message `"compress": true/false` markers, roles and length, the last user
-message kept and used as the query), and a request's own `"compress": {"rate": ..., "target_tokens":
+message kept and used as the query, a long chat history compressed as one context: `proxy.history`
+in `COMPRESS_CONFIG`), and a request's own `"compress": {"rate": ..., "target_tokens":
 ..., "enabled": false}` overrides the budget; those fields never reach the model. The compressor is
 loaded once, in a worker process by default (`compress.serve.host.CompressorHost`), so a crash in
 native code never takes the proxy down. Anything going wrong passes the request on unchanged and logs

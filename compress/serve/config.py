@@ -10,9 +10,13 @@ proxy:
   min_chars: 2000         # ... when at least this long
   keep_last_user: true    # the last user message (the question) stays as written
   spans: true             # <compress>...</compress> spans are compressed in any message, tags removed
-  rate: 0.5               # or target_tokens: N (per message or span)
+  rate: 0.5               # or target_tokens: N (per message or span; the history's: all its messages)
   target_tokens: null
   query: last_user        # query-aware compressors get the last user message (none: no query)
+  history:                # a long chat history compressed as ONE context (a joint-capable compressor)
+    enabled: true
+    min_tokens: 1500      # ... when its messages hold at least this many tokens together (cl100k)
+    keep_last: 2          # the last N messages are never part of it (they reach the model as written)
 llm:                      # as the pipeline's `llm` node: retries with backoff, timeout, endpoints
   max_retries: 2
   base_delay_s: 0.5
@@ -36,6 +40,24 @@ from compress.infra.errors import CompressError
 API_KEY_ENV = "COMPRESS_API_KEY"
 
 
+class ProxyHistory(BaseModel):
+    """The chat-history path: the earlier turns of a conversation compressed together, one budget.
+
+    The history is every message before the last `keep_last` except system/developer messages, tool
+    calls and their results (`tool_calls`, role `tool`/`function`), messages with `<compress>` spans or
+    a `compress` mark, and the last user message (the query). When their text totals at least
+    `min_tokens` (cl100k tokens, the counter the server itself holds), they are compressed jointly with
+    the proxy's rate (of their tokens together) or target_tokens (for all of them); a message none of
+    whose text is kept is removed. A compressor that cannot compress jointly falls back to the
+    per-message rules (`reason: history_not_joint`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    min_tokens: int = Field(default=1500, ge=0)
+    keep_last: int = Field(default=2, ge=1)
+
+
 class ProxySelect(BaseModel):
     """Which messages of a chat request the proxy compresses, and to what budget."""
 
@@ -48,6 +70,7 @@ class ProxySelect(BaseModel):
     rate: float | None = Field(default=0.5, gt=0, le=1)
     target_tokens: int | None = Field(default=None, ge=1)
     query: Literal["last_user", "none"] = "last_user"
+    history: ProxyHistory = Field(default_factory=ProxyHistory)
 
     @model_validator(mode="after")
     def _one_budget(self) -> ProxySelect:

@@ -9,6 +9,11 @@ the compressor in the server's own process instead (less overhead per call, no i
 
 Until the compressor is loaded the host passes every text through unchanged (`status: passthrough`),
 counting tokens with cl100k (bundled, instant to load) and saying so in `tokenizer`.
+
+One compressor is loaded per host (per worker process), once, and every request of the process's
+life goes to it: whatever it caches per unit or per text (selfinfo's scores, a selector's) is reused
+across requests; no request loads or builds a compressor of its own. After loading, the host asks the
+compressor once whether it compresses several texts under one budget (`joint`, see `compress_many`).
 """
 
 from __future__ import annotations
@@ -171,6 +176,8 @@ class CompressorHost:
     # called when the compressor cannot load for a reason no retry fixes (a misspelt name, a bad dir)
     on_fatal: Any = None
     fatal: bool = False
+    # whether the loaded compressor takes `joint=True` (None: not known yet, while loading or failed)
+    joint: bool | None = None
 
     def start(self) -> None:
         """Start loading in the background (returns at once)."""
@@ -178,6 +185,7 @@ class CompressorHost:
 
     async def _load(self) -> None:
         self.state, self.error, self._started = "loading", None, time.monotonic()
+        self.joint = None
         self.metrics.ready.set(0)
         s = self.settings
         old, self._worker = self._worker, None
@@ -201,10 +209,23 @@ class CompressorHost:
                 if self.on_fatal is not None:
                     self.on_fatal()
             return
+        self.joint = await self._joint_capable(self._worker)
         self.load_seconds = time.monotonic() - self._started
         self.state = "ready"
         self.metrics.ready.set(1)
         log.info("compressor %s ready in %.1f s (%s)", self.info.get("name"), self.load_seconds, s.worker)
+
+    async def _joint_capable(self, worker: _Worker) -> bool:
+        """Whether the compressor takes several texts under one budget: asked with two empty texts (the
+        library checks the capability first, then passes empty texts through without compressing)."""
+        try:
+            await self._run(worker.call, "compress", ["", ""], {"rate": 0.5, "joint": True})
+        except CompressError:
+            return False
+        except Exception as exc:  # a compressor that fails on this fails on joint requests too
+            log.warning("compressor %s: joint compression not available (%s)", self.info.get("name"), exc)
+            return False
+        return True
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

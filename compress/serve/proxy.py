@@ -3,6 +3,11 @@
 Which text is compressed (`proxy:` in the config, `compress.serve.config.ProxySelect`):
 - spans a caller wraps in `<compress>...</compress>`, in any message (the tags never reach the model);
 - a message marked `"compress": true` (whole), never one marked `"compress": false`;
+- a long chat history (`history`): the messages before the last `history.keep_last`, except system /
+  developer messages, tool calls and their results, marked messages and the last user message,
+  compressed as ONE context (one budget over their tokens together, the last user message the query)
+  when they hold at least `history.min_tokens` tokens and the compressor compresses jointly; a
+  message with nothing kept is removed (`select_history`);
 - otherwise messages whose role is in `roles` and whose text is at least `min_chars` long, except the
   last user message when `keep_last_user` (it usually holds the question).
 A request may carry `"compress": {"rate": ..., "target_tokens": ..., "enabled": false}` to override
@@ -24,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from compress.algorithms.compressors.base import check_budget
 from compress.infra.errors import CompressError
 from compress.infra.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
+from compress.infra.llm.tokens import count_cl100k
 from compress.infra.secrets import scrub
 from compress.serve.config import ProxySelect, ServeConfig
 from compress.serve.host import CompressorHost, Outcome
@@ -67,6 +73,11 @@ PASSED = frozenset(
 )
 SPAN = re.compile(r"<compress>(.*?)</compress>", re.DOTALL)
 ROUTE = "/v1/chat/completions"
+# roles never part of the history: the instructions, and tool results (kept paired with their call)
+NOT_HISTORY = frozenset({"system", "developer", "tool", "function"})
+# the summary's reason when the history was long but not compressed jointly: the compressor has no
+# joint capability (`host.joint`), or refused these texts as one context (a selector refuses code)
+NOT_JOINT = "history_not_joint"
 
 
 class Overrides(BaseModel):
@@ -120,22 +131,64 @@ def _text_of(content: Any) -> str:
     return ""
 
 
-def select(messages: list[dict[str, Any]], rules: ProxySelect) -> tuple[list[Segment], str | None]:
-    """The segments to compress, and the query (the last user message's text) for query-aware compressors."""
+def _parts(content: Any) -> list[tuple[int | None, str]]:
+    """A message's texts: (None, the string) or (index, text) of each text part of a list."""
+    if isinstance(content, str):
+        return [(None, content)]
+    if isinstance(content, list):
+        return [
+            (j, p["text"])
+            for j, p in enumerate(content)
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+        ]
+    return []
+
+
+def _last_user(messages: list[dict[str, Any]]) -> int | None:
     users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
-    last_user = users[-1] if users else None
+    return users[-1] if users else None
+
+
+def select_history(messages: list[dict[str, Any]], rules: ProxySelect) -> list[Segment]:
+    """The chat history to compress as one context: one segment per text of each history message (see
+    the module's docstring), or none when `history` is off or its text totals under `min_tokens`.
+
+    Tokens are counted with cl100k (`count_cl100k`, the counter the server holds itself; the
+    compressor's own tokenizer lives in its worker and counts the budget there)."""
+    h = rules.history
+    if not h.enabled:
+        return []
+    last_user = _last_user(messages)
+    segments: list[Segment] = []
+    for i, m in enumerate(messages[: max(0, len(messages) - h.keep_last)]):
+        if (
+            i == last_user  # the question: the query, sent as written
+            or m.get("role") in NOT_HISTORY
+            or m.get("tool_calls")
+            or m.get("function_call")
+            or m.get("compress") is not None  # marked: the caller decided
+        ):
+            continue
+        parts = [(j, t) for j, t in _parts(m.get("content")) if t.strip()]
+        if rules.spans and any(SPAN.search(t) for _, t in parts):
+            continue  # its spans are compressed (each on its own), the rest of it stays
+        segments += [Segment(i, j, None, t) for j, t in parts]
+    if sum(count_cl100k(s.text) for s in segments) < h.min_tokens:
+        return []
+    return segments
+
+
+def select(
+    messages: list[dict[str, Any]], rules: ProxySelect, skip: frozenset[int] = frozenset()
+) -> tuple[list[Segment], str | None]:
+    """The segments to compress each on its own (messages in `skip`, the history, left out), and the
+    query (the last user message's text) for query-aware compressors."""
+    last_user = _last_user(messages)
     segments: list[Segment] = []
     for i, m in enumerate(messages):
-        content = m.get("content")
-        parts: list[tuple[int | None, str]] = (
-            [(None, content)]
-            if isinstance(content, str)
-            else [
-                (j, p["text"])
-                for j, p in enumerate(content or [])
-                if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
-            ]
-        )
+        if i in skip:
+            continue
+        parts = _parts(m.get("content"))
         mark = m.get("compress")
         for j, text in parts:
             spans = [s.span(1) for s in SPAN.finditer(text)] if rules.spans else []
@@ -148,12 +201,15 @@ def select(messages: list[dict[str, Any]], rules: ProxySelect) -> tuple[list[Seg
                 and not (rules.keep_last_user and i == last_user)
             ):
                 segments.append(Segment(i, j, None, text))
-    query = (
-        _text_of(messages[last_user].get("content"))
-        if rules.query == "last_user" and last_user is not None
-        else None
-    )
-    return segments, query
+    return segments, _query(messages, rules)
+
+
+def _query(messages: list[dict[str, Any]], rules: ProxySelect) -> str | None:
+    """The last user message's text, for query-aware compressors (None when `query: none`)."""
+    last_user = _last_user(messages)
+    if rules.query == "last_user" and last_user is not None:
+        return _text_of(messages[last_user].get("content"))
+    return None
 
 
 def apply(
@@ -190,10 +246,43 @@ def apply(
     return out
 
 
-def summary(outcome: Outcome | None, host: CompressorHost, seconds: float, segments: int) -> dict[str, Any]:
-    """What compression did to a request: the `compress` field and the `x-compress-*` headers' source."""
+def remove_emptied(
+    messages: list[dict[str, Any]], history: list[Segment], texts: list[str]
+) -> tuple[list[dict[str, Any]], int]:
+    """The messages without the history's emptied text (`texts`, the history's compressed texts): a
+    text part with nothing kept is removed, and so is a message left with no content; the others keep
+    their order. Also the number of messages removed."""
+    emptied: dict[int, set[int | None]] = {}
+    for seg, new in zip(history, texts, strict=True):
+        if not new.strip():
+            emptied.setdefault(seg.message, set()).add(seg.part)
+    out, removed = [], 0
+    for i, m in enumerate(messages):
+        gone = emptied.get(i)
+        if gone is not None:
+            content = m.get("content")
+            if isinstance(content, list):
+                m = m | {"content": [p for j, p in enumerate(content) if j not in gone]}
+            if not isinstance(content, list) or not m["content"]:
+                removed += 1
+                continue
+        out.append(m)
+    return out, removed
+
+
+def summary(
+    outcome: Outcome | None,
+    host: CompressorHost,
+    seconds: float,
+    segments: int,
+    history: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What compression did to a request: the `compress` field and the `x-compress-*` headers' source.
+
+    A history text with nothing kept (`dropped`) counts as compressed; `history` (when the request's
+    history was long enough) says what the history path did."""
     results = outcome.results if outcome else []
-    compressed = sum(r["status"] == "compressed" for r in results)
+    compressed = sum(r["status"] in ("compressed", "dropped") for r in results)
     out: dict[str, Any] = {
         "status": "compressed" if compressed else "passthrough",
         "segments": segments,
@@ -206,6 +295,8 @@ def summary(outcome: Outcome | None, host: CompressorHost, seconds: float, segme
     }
     if outcome is not None and outcome.reason:
         out["reason"] = outcome.reason
+    if history is not None:
+        out["history"] = history
     return out
 
 
@@ -221,23 +312,76 @@ async def compress_messages(
     """The messages with what `rules` select compressed by `host` (a request's `over` budget first),
     every `<compress>` tag and marker removed, and the summary of what compression did.
 
-    The compressor failing passes the texts through (`host.compress_failing_open`); the proxy and the
-    LiteLLM hook (`compress.integrations.litellm`) both compress through here."""
-    segments, query = select(messages, rules) if over.enabled else ([], None)
+    A long chat history (`select_history`) goes to the compressor as one joint call (one budget over
+    its messages together, the last user message the query), its emptied messages removed; when the
+    host's compressor cannot compress jointly (`host.joint` False), or refuses these texts as one
+    context, those messages follow the per-message rules instead, and the summary's reason says
+    `history_not_joint`. The host holds one
+    compressor for the life of its process (its caches shared by every request): nothing here loads
+    or builds one. The compressor failing passes the texts through (`host.compress_failing_open`); the
+    proxy and the LiteLLM hook (`compress.integrations.litellm`) both compress through here."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
-    outcome: Outcome | None = None
-    if segments:
-        if over.rate is not None or over.target_tokens is not None:
-            budget = {"rate": over.rate, "target_tokens": over.target_tokens}
-        else:
-            budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
-        texts = [s.text for s in segments]
-        outcome = await host.compress_failing_open(texts, budget | {"query": query}, ROUTE, param="compress")
-        messages = apply(messages, segments, [r["compressed"] for r in outcome.results], rules.spans)
+    history = select_history(messages, rules) if over.enabled else []
+    if over.rate is not None or over.target_tokens is not None:
+        budget = {"rate": over.rate, "target_tokens": over.target_tokens}
     else:
-        messages = apply(messages, [], [], rules.spans)
-    return messages, summary(outcome, host, loop.time() - t0, len(segments))
+        budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
+    query = _query(messages, rules)
+    outcomes: list[Outcome] = []
+    joint_texts: list[str] = []
+    fallback = False
+    if history and host.joint is False:
+        fallback = True
+    elif history:
+        try:
+            joint = await host.compress_failing_open(
+                [s.text for s in history], budget | {"query": query, "joint": True}, ROUTE, param="compress"
+            )
+        except HTTPProblem as exc:
+            if exc.status != 422:  # fail_closed: the compressor failed
+                raise
+            # the compressor refused these texts as one context (a selector refuses code): each on its own
+            fallback = True
+        else:
+            outcomes.append(joint)
+            joint_texts = [r["compressed"] for r in joint.results]
+    history_info: dict[str, Any] | None = None
+    if fallback:
+        history_info = {"messages": len({s.message for s in history}), "joint": False}
+        history = []
+    skip = frozenset(s.message for s in history)
+    segments, _ = select(messages, rules, skip) if over.enabled else ([], None)
+    texts: list[str] = []
+    if segments:
+        each = await host.compress_failing_open(
+            [s.text for s in segments], budget | {"query": query}, ROUTE, param="compress"
+        )
+        outcomes.append(each)
+        texts = [r["compressed"] for r in each.results]
+    messages = apply(messages, segments + history, texts + joint_texts, rules.spans)
+    if history:
+        messages, removed = remove_emptied(messages, history, joint_texts)
+        results = outcomes[0].results
+        history_info = {
+            "messages": len(skip),
+            "removed": removed,
+            "tokens_before": sum(r["tokens_before"] for r in results),
+            "tokens_after": sum(r["tokens_after"] for r in results),
+            "joint": True,
+        }
+    reasons = [o.reason for o in outcomes if o.reason] + ([NOT_JOINT] if fallback else [])
+    outcome = (
+        Outcome(
+            [r for o in outcomes for r in o.results],
+            ", ".join(dict.fromkeys(reasons)) or None,
+            next((o.error for o in outcomes if o.error), None),
+        )
+        if outcomes or fallback
+        else None
+    )
+    n = len(segments) + len(history)
+    return messages, summary(outcome, host, loop.time() - t0, n, history_info)
 
 
 def provider_of(model: str) -> str:

@@ -14,7 +14,9 @@ import yaml
 
 from compress.infra.errors import CompressError
 from compress.integrations.litellm import CompressHook, HookSettings, settings_from_env
-from compress.serve.config import ProxySelect
+from compress.serve.config import ProxyHistory, ProxySelect
+from compress.serve.proxy import Overrides, compress_messages
+from tests.serve.test_proxy_history import FACT, conversation
 
 LONG = " ".join(
     f"Sentence {i} tells the reader one more fact about the harbour, its boats, its tides and its keeper."
@@ -136,3 +138,25 @@ def test_a_request_may_turn_it_off_and_a_bad_request_passes_through(
         out = _call(loop, hook, data)
         assert out["messages"] == before and "compress" not in out
         assert out["metadata"]["compress"] == {"status": "passthrough", "segments": 0, "reason": "hook_error"}
+
+
+def test_the_hook_compresses_a_long_chat_history_as_the_proxy_does(loop: asyncio.AbstractEventLoop) -> None:
+    rules = ProxySelect(rate=0.25, history=ProxyHistory(min_tokens=200))
+    bm25 = CompressHook(HookSettings(spec="bm25", worker="thread", proxy=rules))
+    try:
+        messages = conversation()  # 40 short turns: an early one holds the locker code, the last asks
+        out = _call(loop, bm25, {"model": "m", "messages": copy.deepcopy(messages)})
+        sent, info = out["messages"], out["metadata"]["compress"]
+        assert sent[0] == messages[0] and sent[-2:] == messages[-2:]
+        assert {"role": "user", "content": FACT} in sent and len(sent) <= 3 + 38 // 3
+        assert info["history"]["joint"] is True and info["history"]["removed"] == len(messages) - len(sent)
+        assert info["status"] == "compressed" and info["segments"] == 38
+        # the same function as compress's own proxy, the same compressor: the same request goes out
+        assert bm25._host is not None
+        again = loop.run_until_complete(
+            compress_messages(copy.deepcopy(messages), rules, Overrides(), bm25._host)
+        )
+        assert again[0] == sent and again[1]["history"] == info["history"]
+    finally:
+        if bm25._host is not None:
+            loop.run_until_complete(bm25._host.close())

@@ -3,8 +3,9 @@ loopback OpenAI-compatible provider: readiness, passthrough while loading, every
 metrics, the proxy with and without streaming (OpenAI SDK), upstream faults, a dying compressor
 (fail-open and fail-closed), secrets, and a graceful SIGTERM.
 
-Two servers start together when the module starts: `fast` (truncate; an API key; the bulk of the
-tests) and `slow` (selfinfo, which loads a model: loading is seen; fail_closed; SIGTERM at the end).
+Three servers start together when the module starts: `fast` (truncate; an API key; the bulk of the
+tests), `slow` (selfinfo, which loads a model: loading is seen; fail_closed; SIGTERM at the end) and
+`history` (bm25, which compresses jointly: the chat-history path).
 Tests run in file order: the ones that kill a worker or stop a server come last for that server.
 """
 
@@ -27,6 +28,8 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from compress.infra.llm.tokens import CL100K
 from tests.conftest import CACHE
+from tests.serve.test_proxy_history import FACT, conversation
+from tests.serve.test_proxy_history import QUESTION as HISTORY_QUESTION
 from tests.support.openai_server import OpenAIServer, ServerState
 from tests.support.serve import ServeProcess
 
@@ -107,8 +110,16 @@ def servers(
         env=env,
         api_key=API_KEY,
     )
-    yield {"fast": fast, "slow": slow}
-    for s in (fast, slow):
+    # bm25 (joint-capable) for the chat-history path; started with the others, used by one test
+    history = ServeProcess(
+        "bm25",
+        tmp / "history.log",
+        "--config",
+        str(_config(tmp, "history", proxy={"rate": 0.25, "history": {"min_tokens": 200}})),
+        env=env,
+    )
+    yield {"fast": fast, "slow": slow, "history": history}
+    for s in (fast, slow, history):
         if s.proc.poll() is None:
             s.stop(signal.SIGKILL)
 
@@ -343,6 +354,36 @@ def test_proxy_compresses_marked_spans_and_honours_per_message_markers(
     )
     assert r.status_code == 200 and state.bodies[-1]["messages"][0]["content"] == LONG
     assert "compress" not in state.bodies[-1]
+
+
+def test_proxy_compresses_a_long_chat_history_jointly(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    server = servers["history"]
+    server.wait_ready()
+    state = _reset(upstream)
+    messages = conversation()  # 40 short turns; an early one holds the locker code, the last asks for it
+    r = _see(server.client.post("/v1/chat/completions", json={"model": MODEL, "messages": messages}))
+    assert r.status_code == 200, r.text
+    sent = state.bodies[-1]["messages"]
+    assert sent[0] == messages[0] and sent[-2:] == messages[-2:]  # system prompt, last two: as they came
+    assert {"role": "user", "content": FACT} in sent and sent[-1]["content"] == HISTORY_QUESTION
+    assert len(sent) <= 3 + 38 // 3  # most of the 38 history messages removed
+    info = r.json()["compress"]
+    history = info["history"]
+    assert history["joint"] is True and history["messages"] == 38
+    assert history["removed"] == len(messages) - len(sent)
+    assert info["status"] == "compressed" and info["segments"] == 38
+    assert int(r.headers["x-compress-tokens-before"]) == history["tokens_before"] > 0
+    assert int(r.headers["x-compress-tokens-after"]) == history["tokens_after"]
+    assert history["tokens_after"] <= 0.25 * history["tokens_before"] + 8
+    # truncate cannot compress jointly: a history over the default 1500 tokens goes on as it came (its
+    # messages all short), and the summary says why
+    fast, longer = servers["fast"], conversation(200)
+    r = _see(fast.client.post("/v1/chat/completions", json={"model": MODEL, "messages": longer}))
+    assert r.status_code == 200, r.text
+    assert state.bodies[-1]["messages"] == longer
+    assert r.headers["x-compress-reason"] == "history_not_joint"
 
 
 def test_proxy_streams_through(servers: dict[str, ServeProcess], upstream: OpenAIServer) -> None:
