@@ -7,7 +7,9 @@
 - `random`: words dropped at random (seeded per text) until the rest fits the budget, order kept;
 - `selfinfo`: the extractive self-information method (Selective Context) under the bundled model;
 - `bm25`: units (sentences, turns, code statements) ranked by BM25 against the request's query, kept
-  in order within the budget: the lexical sentence selector every query-aware table carries.
+  in order within the budget: the lexical sentence selector every query-aware table carries;
+- `hybrid`: not a baseline but a compressor that needs no training (`compress.algorithms.compressors.
+  hybrid`): BM25 and static embeddings, bridge and context expansion, recency, a per-unit cache.
 
 Each call brings the target model's token counter its budgets are in (`Compressor.compress_many`).
 A new baseline is a class implementing `compress.algorithms.compressors.base.Compressor` and an entry in `BASELINES`.
@@ -30,6 +32,7 @@ import numpy as np
 
 from compress.algorithms.compressors.base import Capabilities, Compressed, Compressor, Request
 from compress.algorithms.compressors.coarse import Scored, layout, select_documents, select_text, word_value
+from compress.algorithms.compressors.hybrid import Hybrid
 from compress.algorithms.teachers.selfinfo import SelfInfoTeacher
 from compress.algorithms.text.units import join_documents, shape_of, split_units
 from compress.algorithms.text.words import protected
@@ -263,6 +266,7 @@ BASELINES: dict[str, Callable[[BaselineContext], Compressor]] = {
     "random": RandomWords,
     "selfinfo": SelfInfo,
     "bm25": BM25,
+    "hybrid": Hybrid,
 }
 
 

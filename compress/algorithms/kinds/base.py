@@ -189,11 +189,12 @@ class EncoderKind(ABC):
             raise CompressError(
                 f"{adapter_dir}: engine=llama_cpp runs the generative kind, not {self.name!r}."
             )
-        return self.load_saved(adapter_dir, meta, device)
+        return self.load_saved(adapter_dir, meta, device, cache)
 
     @abstractmethod
-    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str) -> Compressor:
-        """The compressor `adapter_dir` holds (`meta`: its compressor.json), on `device`."""
+    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str, cache: Path) -> Compressor:
+        """The compressor `adapter_dir` holds (`meta`: its compressor.json), on `device` (`cache`: the
+        model cache, for what it reads beside its weights)."""
 
     def prepare_package(self, adapter_dir: Path, meta: dict[str, Any], cache: Path, gguf: bool) -> None:
         """The encoder's weights, config and tokenizer."""

@@ -378,7 +378,7 @@ class Classifier(EncoderKind):
             effective_rate(float(t.get("rate", 0.5)), t.get("target_tokens"), n_tokens), n_tokens
         )
 
-    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str) -> Compressor:
+    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str, cache: Path) -> Compressor:
         """The saved classifier."""
         return load_classifier(adapter_dir, ClassifierMeta.model_validate(meta), device)
 

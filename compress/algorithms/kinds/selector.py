@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from omegaconf import MISSING
@@ -60,6 +60,7 @@ from compress.algorithms.compressors.encoder import (
     windows_of,
     word_probs,
 )
+from compress.algorithms.compressors.hybrid import HybridScorer, auto_shape
 from compress.algorithms.data.corpora import SOURCES
 from compress.algorithms.kinds.base import EncoderKind, Log
 from compress.algorithms.teachers.answers import AnswerExample, answer_examples, held_out, normal
@@ -68,6 +69,7 @@ from compress.algorithms.text.words import protected, query_words
 from compress.infra.config_schema import Schema
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter
+from compress.infra.models.bundled import default_cache
 from compress.infra.training.device import resolve_device
 from compress.infra.training.loop import StepLog, batches, run_steps
 
@@ -123,6 +125,9 @@ class SelectorConfig(Schema):
     lexical: float = MISSING
     relevance: float = MISSING
     protect: list[str] = MISSING
+    first_pass: str = MISSING
+    candidates: float = MISSING
+    rerank: float = MISSING
 
 
 class SelectorMeta(BaseModel):
@@ -156,6 +161,12 @@ class SelectorMeta(BaseModel):
     protect: list[str] = ["numbers", "identifiers"]
     # the target model it was trained for (files of the first versions; the caller's counter counts)
     tokens_model: str | None = None
+    # what finds the units: `encoder` reads the whole text; `hybrid` (compress.algorithms.compressors.
+    # hybrid) scores every unit without the encoder, and the encoder reads only the best candidates
+    # (`candidates` times the budget's tokens), its score weighted `rerank`
+    first_pass: Literal["encoder", "hybrid"] = "encoder"
+    candidates: float = 3.0
+    rerank: float = 1.0
 
     def write(self, adapter_dir: Path) -> None:
         """Save as `adapter_dir/compressor.json`."""
@@ -169,9 +180,12 @@ class SelectorCompressor:
     # a unit's score is a probability: `threshold=` keeps the units at or above it
     capabilities = Capabilities(query=True, threshold=True, joint=True)
 
-    def __init__(self, tok: Any, model: Any, meta: SelectorMeta, device: str = "cpu"):
+    def __init__(
+        self, tok: Any, model: Any, meta: SelectorMeta, device: str = "cpu", cache: Path | None = None
+    ):
         self.tok, self.model, self.meta, self.device = tok, model, meta, device
         self.framing = Framing(tok)
+        self.hybrid = HybridScorer(cache or default_cache()) if meta.first_pass == "hybrid" else None
 
     def _query_ids(self, query: str | None) -> list[int]:
         if not query or not query.strip():
@@ -192,7 +206,10 @@ class SelectorCompressor:
         )
 
     def score(self, requests: Sequence[Request], counter: TokenCounter) -> list[Scored]:
-        """Each request's layout with its unit and word scores (one batch through the encoder)."""
+        """Each request's layout with its unit and word scores (one batch through the encoder; with the
+        hybrid first pass, the encoder reads each request's candidates only)."""
+        if self.hybrid is not None:
+            return [self._rerank(r, counter, self.hybrid) for r in requests]
         encoded = [encode(self.tok, r.text) for r in requests]
         probs = self.token_probs(encoded, [r.query for r in requests])
         out = []
@@ -206,6 +223,65 @@ class SelectorCompressor:
             guard = protected(e.words, [], [], r.force_tokens)
             unit, relevant = self.unit_scores(lay, e, p, r.query)
             out.append(Scored(lay, unit, word, guard, relevant))
+        return out
+
+    def _rerank(self, r: Request, counter: TokenCounter, hybrid: HybridScorer) -> Scored:
+        """The hybrid first pass over every unit, then the encoder over the best candidates' turns (or
+        sentences' paragraphs): units covering `candidates` times the budget. Each candidate's
+        encoder score is cached by question and unit text, so a question asked again of a history
+        that grew reads only what is new."""
+        lay = hybrid.layout(r.text, auto_shape(_domain_name(r), r.text), counter)
+        score, relevant = hybrid.scores(lay, r.query)
+        budget = None if r.threshold is not None else own_budget(r, counter, self.meta.rate)
+        guard = protected(lay.words, [], [], r.force_tokens)
+        s = Scored(lay, score, np.zeros(len(lay.words)), guard, relevant)
+        asked = bool(r.query and r.query.strip())
+        if asked and self.meta.rerank and lay.n_units:
+            cap = self.meta.candidates * (budget if budget is not None else int(lay.unit_cost.sum()) // 10)
+            docs: list[int] = []
+            used = 0
+            for u in s.order().tolist():
+                if used >= cap:
+                    break
+                d = lay.units[u].doc
+                if d not in docs:
+                    docs.append(d)
+                    used += int(lay.unit_cost[[v for v, x in enumerate(lay.units) if x.doc == d]].sum())
+            enc = self._encoder_scores(lay, sorted(docs), str(r.query), hybrid)
+            hit = ~np.isnan(enc)
+            s.unit = score + self.meta.rerank * np.where(hit, enc, 0.0)
+            if relevant is not None:
+                s.relevant = relevant | (hit & (np.nan_to_num(enc) >= self.meta.relevance))
+        s.word = hybrid.word_values(lay, r.query, s.order(), budget)
+        return s
+
+    def _encoder_scores(self, lay: Layout, docs: list[int], query: str, hybrid: HybridScorer) -> np.ndarray:
+        """Per unit, the encoder's mean keep probability (NaN for units of other documents), read with
+        the question over the documents `docs` joined; cached per (question, unit text)."""
+        out = np.full(lay.n_units, np.nan)
+        wanted = set(docs)
+        units = [u for u, x in enumerate(lay.units) if x.doc in wanted]
+        texts = {u: lay.text[lay.units[u].start : lay.units[u].end] for u in units}
+        new_docs = sorted({lay.units[u].doc for u in units if not hybrid.memo.has(("enc", query, texts[u]))})
+        if new_docs:
+            spans = [
+                (min(x.start for x in lay.units if x.doc == d), max(x.end for x in lay.units if x.doc == d))
+                for d in new_docs
+            ]
+            joined, where = join_documents([lay.text[a:b] for a, b in spans], "\n")
+            e = encode(self.tok, joined)
+            (p,) = self.token_probs([e], [query])
+            tok_start = e.words.starts[e.word_of] if len(e.word_of) else np.zeros(0, dtype=np.int64)
+            for (a, _), (c, d) in zip(spans, where, strict=True):
+                for u in units:
+                    x = lay.units[u]
+                    if not (a <= x.start and x.end <= a + (d - c)):
+                        continue
+                    lo, hi = x.start - a + c, x.end - a + c
+                    mask = (tok_start >= lo) & (tok_start < hi)
+                    hybrid.memo.put(("enc", query, texts[u]), float(p[mask].mean()) if mask.any() else 0.0)
+        for u in units:
+            out[u] = hybrid.memo.get(("enc", query, texts[u]), lambda: 0.0)
         return out
 
     def unit_scores(
@@ -275,10 +351,12 @@ def _domain_name(r: Request) -> str | None:
     return str(r.domain.name) if r.domain is not None and "name" in r.domain else None
 
 
-def load_selector(adapter_dir: Path, meta: SelectorMeta, device: str = "cpu") -> SelectorCompressor:
+def load_selector(
+    adapter_dir: Path, meta: SelectorMeta, device: str = "cpu", cache: Path | None = None
+) -> SelectorCompressor:
     """The selector the train stage saved in `adapter_dir`; int8 on a CPU when it was trained so."""
     tok, model, device = load_saved_encoder(adapter_dir, meta.quantize, device, meta.threads)
-    return SelectorCompressor(tok, model, meta, device)
+    return SelectorCompressor(tok, model, meta, device, cache)
 
 
 # --- training -----------------------------------------------------------------------------------
@@ -433,6 +511,9 @@ def train_selector(
         lexical=ccfg.lexical,
         relevance=ccfg.relevance,
         protect=list(ccfg.protect),
+        first_pass="hybrid" if ccfg.first_pass == "hybrid" else "encoder",
+        candidates=ccfg.candidates,
+        rerank=ccfg.rerank,
     ).write(adapter)
     positives = sum(sum(1 for x in w.labels if x == 1) for w in windows)
     labelled = sum(sum(1 for x in w.labels if x != IGNORE) for w in windows)
@@ -468,9 +549,9 @@ class Selector(EncoderKind):
         """`compressor.rate` of the text: the selector learns no length from the teacher."""
         return tokens_at(SelectorConfig.of(cfg.compressor).rate, n_tokens)
 
-    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str) -> Compressor:
-        """The saved selector."""
-        return load_selector(adapter_dir, SelectorMeta.model_validate(meta), device)
+    def load_saved(self, adapter_dir: Path, meta: dict[str, Any], device: str, cache: Path) -> Compressor:
+        """The saved selector (its candidate pass's static embeddings in `cache`)."""
+        return load_selector(adapter_dir, SelectorMeta.model_validate(meta), device, cache)
 
 
 KIND = Selector()

@@ -26,6 +26,14 @@ TURN = re.compile(
 )
 
 
+# a line that opens a session of a long conversation or a day of a log: `Session 7 (8 May 2023)`,
+# `## Conversation 3 - 2023-05-08`, `[8 May 2023]`, `Date: 8 May 2023` (what dates the turns under it)
+SESSION = re.compile(
+    r"^\s*(#+\s*)?(?i:session|conversation|day|date)\b[^\n\d]{0,12}\d[^\n]{0,48}$"
+    r"|^\s*\[?\d{1,4}[ ./,-]{1,2}\w{1,9}[ ./,-]{1,2}\d{2,4}\]?\s*$"
+)
+
+
 def protected_spans(text: str, kinds: list[str], patterns: list[str]) -> list[tuple[int, int]]:
     """Character spans that an extractive compressor must keep: fact kinds and user regexes (multiline)."""
     spans: list[tuple[int, int]] = []

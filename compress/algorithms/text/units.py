@@ -18,7 +18,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from compress.algorithms.text.patterns import TURN
+from compress.algorithms.text.patterns import SESSION, TURN
 
 _WORD_UNIT = re.compile(r"\S+\s*")
 _LINE_UNIT = re.compile(r"[^\n]*\n|[^\n]+$")
@@ -149,15 +149,17 @@ def _line_spans(text: str) -> list[tuple[int, int]]:
 
 
 def _chat_units(text: str) -> list[Unit]:
-    """A turn runs from a speaker's tag to the next tag; its speaker tag (`Ana:`) is a unit of its own
-    that every sentence of the turn needs, so a kept sentence never loses who said it."""
+    """A turn runs from a speaker's tag to the next tag (or a session's header line, which is a
+    document of its own); its speaker tag (`Ana:`) is a unit of its own that every sentence of the
+    turn needs, so a kept sentence never loses who said it."""
     lines = _line_spans(text)
-    turn_starts = [i for i, (a, b) in enumerate(lines) if TURN.match(text[a:b])]
+    headers = {i for i, (a, b) in enumerate(lines) if SESSION.match(text[a:b])}
+    turn_starts = [i for i, (a, b) in enumerate(lines) if i not in headers and TURN.match(text[a:b])]
     if not turn_starts:
         return _prose_units(text)
     out: list[Unit] = []
-    bounds = [0, *turn_starts] if turn_starts[0] != 0 else turn_starts
-    bounds = [*bounds, len(lines)]
+    # a session's header line is a document of its own, never the tail of the turn before it
+    bounds = sorted({0, *turn_starts, *headers, *(h + 1 for h in headers), len(lines)})
     for doc, (i, j) in enumerate(itertools.pairwise(bounds)):
         a, b = lines[i][0], lines[j - 1][1]
         body = text[a:b]

@@ -97,10 +97,15 @@ def normalize(word: str) -> str:
     return core or word.lower()
 
 
+def query_terms(query: str | None) -> set[str]:
+    """The words a question names (normalised; short and function words left out)."""
+    return {w for w in (normalize(q) for q in (query or "").split()) if len(w) >= 3 and w not in _STOP}
+
+
 def query_words(words: Words, query: str) -> np.ndarray:
     """Which words of the text a question names (the same word, normalised; short and function words
     left out): what a question-aware compressor should keep."""
-    named = {w for w in (normalize(q) for q in query.split()) if len(w) >= 3 and w not in _STOP}
+    named = query_terms(query)
     return np.array([normalize(words.word(i)) in named for i in range(len(words))], dtype=bool)
 
 
