@@ -12,6 +12,9 @@ from compress.infra.console import console
 from compress.infra.schemas import Comparison, EvalSummary, StageRecord
 from compress.stages.context import read_summary
 
+# the grades that read no answer, in words
+CHECKS = {KEPT: "the answer kept in the context", "evidence_kept": "every evidence turn kept whole"}
+
 
 def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
     """Each stage's time and fingerprint; then, when the evaluate stage finished, every compressor's figures."""
@@ -119,7 +122,7 @@ def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:
 
 def _metric(c: Comparison) -> str:
     if c.metric.startswith("task:"):
-        grader = "the answer kept in the context" if c.model == KEPT else f"{c.model}'s answers"
+        grader = CHECKS.get(c.model, f"{c.model}'s answers")
         return f"{c.metric.removeprefix('task:')}, {grader}"
     if c.metric == "equivalence":
         return "held-out probes' equivalence (min over validators)"

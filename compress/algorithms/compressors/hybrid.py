@@ -133,9 +133,14 @@ class UnitMemo:
         return len(self._d)
 
 
-def bm25(unit_terms: Sequence[Counter[str]], lengths: np.ndarray, query: Sequence[str]) -> np.ndarray:
+def bm25(
+    unit_terms: Sequence[Counter[str]],
+    lengths: np.ndarray,
+    query: Sequence[str],
+    weight: dict[str, float] | None = None,
+) -> np.ndarray:
     """BM25 (Lucene's idf, k1 1.5, b 0.75) of each unit's terms against the query terms, the units
-    being the corpus."""
+    being the corpus; `weight` scales a term's part (default 1)."""
     n = len(unit_terms)
     out = np.zeros(n)
     if n == 0 or not query:
@@ -148,7 +153,7 @@ def bm25(unit_terms: Sequence[Counter[str]], lengths: np.ndarray, query: Sequenc
         if df == 0:
             continue
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
-        out += idf * tf * 2.5 / (tf + norm)
+        out += (weight or {}).get(t, 1.0) * idf * tf * 2.5 / (tf + norm)
     return out
 
 
@@ -284,7 +289,9 @@ class HybridSettings:
     bridge_rounds: int = 2
     # the turn before a relevant turn shares this much of its score (0: tuning found it no help)
     context: float = 0.0
-    recency: float = 0.1
+    # how much a chat participant's name in the question counts in BM25 (other terms count 1)
+    speaker_weight: float = 0.3
+    recency: float = 0.2
     dedupe: bool = True
 
 
@@ -406,11 +413,16 @@ class HybridScorer:
         tag, speakers = speakers_of(lay)
         unit_terms = self.features(lay, speakers)
         lengths = np.asarray([sum(c.values()) for c in unit_terms], dtype=np.float64)
-        lex = bm25(unit_terms, lengths, q_terms)
+        # a participant's name says little about which of a chat's units a question needs: every
+        # sentence they say carries it, and the other speaker names them in small talk
+        names = {t for who in set(speakers) if who for t in terms_of(who)}
+        lex = bm25(unit_terms, lengths, q_terms, {t: st.speaker_weight for t in names})
         dense = np.zeros(n)
         dense_hit = np.zeros(n, dtype=bool)
         if st.dense:
-            cos = self.vectors(texts) @ self.vectors([query or ""])[0]
+            # the question without the participants' names: in an embedding a name outweighs what is
+            # asked about it, and every unit of a chat is someone's
+            cos = self.vectors(texts) @ self.vectors([without_names(query or "", speakers)])[0]
             body = ~tag & (lengths > 0)
             mu = float(cos[body].mean()) if body.any() else 0.0
             sd = float(cos[body].std()) if body.any() else 1.0
@@ -519,6 +531,15 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'-]+|\b[A-Za-z]+_\w+|\b\w*\d\w*
 
 def _names(text: str) -> set[str]:
     return {t for m in _NAME.finditer(text) for t in terms_of(m.group())}
+
+
+def without_names(query: str, names: Sequence[str]) -> str:
+    """The question without the given names (and their possessive `'s`)."""
+    named = sorted({w for w in names if w})
+    if not named:
+        return query
+    plain = re.sub(r"\b(" + "|".join(map(re.escape, named)) + r")('s)?\b", "", query)
+    return " ".join(plain.split())
 
 
 def speakers_of(lay: Layout) -> tuple[np.ndarray, list[str]]:

@@ -214,3 +214,30 @@ def test_needle_accuracy_by_position() -> None:
     assert {c.metric for c in comparisons} == {"task:needle"}
     # the question reaches every method as its query
     assert [r.query for r in methods["tail"].requests] == [it.question for it in items]
+
+
+def test_memory_items_are_graded_by_their_checks_and_by_kind() -> None:
+    items = [
+        GoldItem("memory", "m1", "we met in 1969 at the fair", "When?", ["1969"], evidence=("1969 at the fair",), kind="temporal"),
+        GoldItem("memory", "m2", "it cost 42 dollars back then", "How much?", ["42"], evidence=("42 dollars back",), kind="single-hop"),
+        GoldItem("memory", "m3", "the code is 7 and it was new", "Which?", ["7"], evidence=("7 and it was",), kind="single-hop"),
+    ]  # fmt: skip
+    ev = OmegaConf.create({"task_rates": [0.5], "memory": {"max_tokens": 8, "read_items": 1}})
+    results, comparisons = gold_tasks(
+        CannedLLM(), ev, items, dict(_methods()), cast(TokenCounter, WordCounter()), ["a"], seed=0
+    )
+    got = {(r.task, r.method, r.model): (r.n, r.accuracy) for r in results}
+    # every question checked with no model; the model reads only the first (read_items)
+    assert got[("memory", "trained", "evidence_kept")] == (3, 0.0)  # the digits kept, not whole evidence
+    assert got[("memory", "trained", "answer_kept")] == (3, 1.0)
+    assert got[("memory", "identity", "evidence_kept")] == (3, 1.0)
+    assert got[("memory", "trained", "a")] == (1, 1.0)
+    # each kind on its own, with the items of that kind only
+    assert got[("memory.single-hop", "tail", "answer_kept")] == (2, 0.0)
+    assert got[("memory.temporal", "tail", "answer_kept")] == (1, 1.0)
+    assert ("memory.single-hop", "trained", "a") not in got  # none of that kind was read
+    assert {c.metric for c in comparisons} == {
+        "task:memory",
+        "task:memory.single-hop",
+        "task:memory.temporal",
+    }
