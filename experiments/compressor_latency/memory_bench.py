@@ -6,7 +6,7 @@ side by side in one process, on the same inputs.
         --selector outputs/runs/<a default run> [--reps 5]
 
 Inputs: generated chat histories (`compress.algorithms.data.memory`, seed 7: none of the study's)
-joined to about 1k, 4k, 16k and 64k tokens of the bundled Gemma's tokenizer, compressed to 5 % with a
+joined to about 1k, 4k, 16k, 25k and 64k tokens of the bundled Gemma's tokenizer, compressed to 5 % with a
 question about them, on 2 torch threads. `cold`: a fresh compressor per repetition (models loaded, no
 unit cached: a history seen for the first time); `grown`: the same question after the history grew by
 one turn (the compressor has read the history before: what a chat pays per request). p50 and p95 of
@@ -34,7 +34,7 @@ from compress.algorithms.kinds.selector import SelectorMeta, load_selector  # no
 from compress.infra.llm.tokens import TokenCounter  # noqa: E402
 from compress.infra.models.bundled import default_cache  # noqa: E402
 
-SIZES = (1000, 4000, 16000, 64000)
+SIZES = (1000, 4000, 16000, 25000, 64000)
 QUESTION = "Where did the person Ana reports to travel last spring?"
 NEW_TURN = "\nAna: By the way, the new neighbours finally introduced themselves today."
 

@@ -43,6 +43,7 @@ from compress.algorithms.compressors.base import (  # noqa: E402
     tokens_at,
 )
 from compress.algorithms.compressors.baselines import BaselineContext, make_baseline  # noqa: E402
+from compress.algorithms.compressors.hybrid import Hybrid, HybridSettings  # noqa: E402
 from compress.algorithms.data.memory import generate, read_histories  # noqa: E402
 from compress.algorithms.data.tracing import generate_tracing  # noqa: E402
 from compress.algorithms.kinds.selector import SelectorMeta, load_selector  # noqa: E402
@@ -87,6 +88,8 @@ def methods_of(args: argparse.Namespace, cache: Path) -> dict[str, Compressor]:
     """Every method of the study by name."""
     ctx = BaselineContext(cache)
     out: dict[str, Compressor] = {m: make_baseline(m, ctx) for m in ("hybrid", "bm25", "truncate", "tail")}
+    # the cheaper first pass: static token embeddings instead of MiniLM reading every unit
+    out["hybrid-static"] = Hybrid(ctx, HybridSettings(dense_model="static"))
     if args.selector:
         adapter = Path(args.selector)
         adapter = adapter / "train" / "adapter" if (adapter / "train" / "adapter").is_dir() else adapter
@@ -97,7 +100,13 @@ def methods_of(args: argparse.Namespace, cache: Path) -> dict[str, Compressor]:
         out["selector+hybrid"] = load_selector(
             adapter, meta.model_copy(update={"first_pass": "hybrid"}), "cpu", cache
         )
-    keep = args.methods.split(",") if args.methods else list(out)
+    if args.selector_mem:  # a selector trained with labels from generated histories too
+        adapter = Path(args.selector_mem) / "adapter"
+        meta = SelectorMeta.model_validate(read_meta(adapter))
+        out["selector_mem+hybrid"] = load_selector(
+            adapter, meta.model_copy(update={"first_pass": "hybrid"}), "cpu", cache
+        )
+    keep = args.methods.split(",") if args.methods else [m for m in out if m != "hybrid-static"]
     return {m: out[m] for m in keep if m in out}
 
 
@@ -174,6 +183,7 @@ def main() -> None:
     ap.add_argument("--rates", default="0.05,0.15")
     ap.add_argument("--methods", default="")
     ap.add_argument("--selector", default="")
+    ap.add_argument("--selector-mem", default="")
     ap.add_argument("--histories", type=int, default=12)
     ap.add_argument("--per-kind", type=int, default=5)
     ap.add_argument("--tracing", type=int, default=300)

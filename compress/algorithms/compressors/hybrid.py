@@ -294,6 +294,10 @@ class HybridSettings:
     recency: float = 0.2
     dedupe: bool = True
 
+    def __post_init__(self) -> None:
+        if self.dense_model not in ("minilm", "static"):
+            raise CompressError(f"hybrid: dense_model={self.dense_model!r}; choose minilm or static.")
+
 
 def is_chat(text: str) -> bool:
     """Whether a text reads as a conversation: at least a third of its non-blank lines are turns."""
@@ -391,9 +395,11 @@ class HybridScorer:
         model = self.settings.dense_model
         new = [t for t in dict.fromkeys(texts) if not self.memo.has((model, t))]
         if new:
-            embedded = self.sentence.embed(new) if model == "minilm" else None
-            for i, t in enumerate(new):
-                v = embedded[i] if embedded is not None else self.static.vector(self.static.ids([t])[0])
+            if model == "minilm":
+                embedded = list(self.sentence.embed(new))
+            else:
+                embedded = [self.static.vector(ids) for ids in self.static.ids(new)]
+            for t, v in zip(new, embedded, strict=True):
                 self.memo.put((model, t), v)
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)

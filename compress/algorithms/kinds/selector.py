@@ -60,10 +60,11 @@ from compress.algorithms.compressors.encoder import (
     windows_of,
     word_probs,
 )
-from compress.algorithms.compressors.hybrid import HybridScorer, auto_shape
+from compress.algorithms.compressors.hybrid import HybridScorer, auto_shape, is_chat
 from compress.algorithms.data.corpora import SOURCES
 from compress.algorithms.kinds.base import EncoderKind, Log
 from compress.algorithms.teachers.answers import AnswerExample, answer_examples, held_out, normal
+from compress.algorithms.teachers.memory_labels import memory_examples
 from compress.algorithms.text.units import join_documents, shape_of, units_of
 from compress.algorithms.text.words import protected, query_words
 from compress.infra.config_schema import Schema
@@ -87,6 +88,7 @@ class AnswerLabelsConfig(Schema):
     k_max: int = MISSING
     no_query_share: float = MISSING
     parts: int = MISSING
+    memory: int = MISSING
 
 
 @dataclass
@@ -409,7 +411,7 @@ def labelled_windows(
         e = encode(tok, ex.context)
         if len(e.ids) == 0:
             continue
-        units = units_of(ex.context, "prose")
+        units = units_of(ex.context, "chat" if is_chat(ex.context) else "prose")
         starts = np.asarray([u.start for u in units], dtype=np.int64)
         ends = np.asarray([u.end for u in units], dtype=np.int64)
         label = np.zeros(len(units), dtype=np.int64)
@@ -446,6 +448,8 @@ def train_selector(
     pool = text_pool(ccfg, seed, exclude or set(), [r["original"] for r in rows])
     labels = ccfg.labels
     examples = answer_examples(pool, labels.examples, seed, labels.k_max, labels.no_query_share, labels.parts)
+    # questions that matching words do not answer, from generated histories no evaluation draws
+    examples += memory_examples(labels.memory, seed) if labels.memory else []
     if not examples:
         raise CompressError(
             f"train: none of the {len(pool)} texts of compressor.labels.sources has a fact to ask about; "

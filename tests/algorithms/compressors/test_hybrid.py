@@ -12,7 +12,14 @@ import pytest
 
 from compress.algorithms.compressors.base import Request
 from compress.algorithms.compressors.baselines import BaselineContext, make_baseline
-from compress.algorithms.compressors.hybrid import Hybrid, HybridScorer, auto_shape, speakers_of, terms_of
+from compress.algorithms.compressors.hybrid import (
+    Hybrid,
+    HybridScorer,
+    HybridSettings,
+    auto_shape,
+    speakers_of,
+    terms_of,
+)
 from compress.algorithms.text.units import join_documents
 from compress.infra.llm.tokens import TokenCounter
 from compress.library.load import load_compressor
@@ -162,3 +169,17 @@ def test_it_loads_by_name_and_meets_the_budget() -> None:
     res = c.compress(text, rate=0.1, query="Where is the spare key?")
     assert "blue flower pot" in res.compressed
     assert res.tokens_after <= round(0.1 * res.tokens_before)
+
+
+def test_static_embeddings_are_the_cheaper_first_pass() -> None:
+    """`dense_model=static`: the encoder's token table, computed once per machine, read by lookup."""
+    scorer = HybridScorer(CACHE, HybridSettings(dense_model="static"))
+    v = scorer.vectors(["I have started taking cello lessons", "The bakery sells rye bread", "cello"])
+    assert (CACHE / "static" / "all-MiniLM-L6-v2.npy").is_file()
+    assert np.allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-3)
+    assert v[0] @ v[2] > v[1] @ v[2]
+    text = history({3: "Ana: My locker code at the gym is 4417."})
+    lay = scorer.layout(text, "chat", COUNTER)
+    score, relevant = scorer.scores(lay, "What is Ana's locker code?")
+    best = int(np.argmax(score))
+    assert "4417" in lay.text[lay.units[best].start : lay.units[best].end] and relevant is not None

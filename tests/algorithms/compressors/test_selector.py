@@ -64,6 +64,9 @@ SMALL = {
     "compressor.max_length": 128,
     "compressor.batch_size": 16,
     "compressor.threads": 2,
+    # the encoder reads every text: the path these tests pin (the hybrid first pass has its own test)
+    "compressor.first_pass": "encoder",
+    "compressor.labels.memory": 0,
 }
 COUNTER = TokenCounter("local/gemma3-270m", CACHE)
 
@@ -296,3 +299,28 @@ def test_a_trained_selector_budgets_in_the_target_models_tokens(trained: tuple[P
     assert r.tokens_before == gpt4o.count(text) != COUNTER.count(text)
     half = round(0.5 * r.tokens_before)
     assert 0.98 * half <= r.tokens_after <= half, (r.tokens_after, half)
+
+
+def test_the_hybrid_first_pass_reads_only_the_candidates_with_the_encoder(
+    trained: tuple[Path, dict[str, Any]],
+) -> None:
+    """`first_pass=hybrid`: the hybrid pass scores every unit, the encoder reads only the best
+    candidates' turns (its scores cached per question and unit), and the budget holds."""
+    adapter, _ = trained
+    meta = SelectorMeta.model_validate_json((adapter / "compressor.json").read_text())
+    sel = load_selector(
+        adapter, meta.model_copy(update={"first_pass": "hybrid", "candidates": 2.0}), "cpu", CACHE
+    )
+    chat = "\n".join(
+        f"Session {i + 1} ({i + 1} May 2023)\nAna: We watched a film about whales, week {i}.\n"
+        f"Bob: The rain kept us in all weekend, week {i}."
+        for i in range(40)
+    ).replace("week 17.", "week 17. My locker code at the gym is 4417.")
+    n = COUNTER.count(chat)
+    q = "What is Ana's locker code at the gym?"
+    (out,) = sel.compress_many([Request(chat, n // 10, None, q, tokens=n)], COUNTER)
+    assert "4417" in out.text and COUNTER.count(out.text) <= n // 10
+    assert sel.hybrid is not None
+    read = [k for k in sel.hybrid.memo._d if k[0] == "enc"]
+    units = [k for k in sel.hybrid.memo._d if k[0] == "terms"]
+    assert 0 < len(read) < len(units) // 3  # the candidates' units, not the history's
