@@ -27,7 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compress.algorithms.compressors.base import Compressor, Request, read_meta, tokens_at  # noqa: E402
+from compress.algorithms.compressors.base import Compressor, Request, find_adapter, read_meta, tokens_at  # noqa: E402
 from compress.algorithms.compressors.baselines import BaselineContext, make_baseline  # noqa: E402
 from compress.algorithms.data.memory import generate, render  # noqa: E402
 from compress.algorithms.kinds.selector import SelectorMeta, load_selector  # noqa: E402
@@ -83,7 +83,7 @@ def main() -> None:
     }
     if args.selector:
         run = Path(args.selector)
-        adapter = run / "train" / "adapter" if (run / "train" / "adapter").is_dir() else run
+        adapter = find_adapter(run)
         meta = SelectorMeta.model_validate(read_meta(adapter))
         tok_model = load_selector(adapter, meta, "cpu", cache)
         for name, first in (("selector", "encoder"), ("selector+hybrid", "hybrid")):

@@ -151,11 +151,29 @@ def table(task: str, res: dict[str, Any], check: str) -> list[str]:
     lines = [
         f"\n**{task}: {check}** (n = {res['n']})\n",
         "| method | rate | all [95% CI] | vs bm25 [paired 95% CI] | "
-        + " | ".join(kinds)
-        + " | ms / 1k tokens |",
+        + "".join(f"{k} | " for k in kinds)
+        + "ms / 1k tokens |",
         "|---|---|---|---|" + "---|" * len(kinds) + "---|",
     ]
-    for key, run in res["runs"].items():
+    order = [
+        "selector_mem+hybrid",
+        "selector+hybrid",
+        "hybrid",
+        "hybrid-static",
+        "selector",
+        "bm25",
+        "truncate",
+        "tail",
+    ]
+    keys = sorted(
+        res["runs"],
+        key=lambda k: (
+            float(k.rsplit("@", 1)[1]),
+            order.index(k.rsplit("@", 1)[0]) if k.rsplit("@", 1)[0] in order else 99,
+        ),
+    )
+    for key in keys:
+        run = res["runs"][key]
         name, rate = key.rsplit("@", 1)
         got = np.asarray([c.get(check, c["answer_kept"]) for c in run["checks"]], dtype=float)
         lo, hi = wilson(int(got.sum()), len(got))
@@ -168,9 +186,9 @@ def table(task: str, res: dict[str, Any], check: str) -> list[str]:
         per = defaultdict(list)
         for k, g in zip(res["kinds"], got, strict=True):
             per[k].append(g)
-        cells = " | ".join(f"{np.mean(per[k]):.2f}" for k in kinds)
+        cells = "".join(f"{np.mean(per[k]):.2f} | " for k in kinds)
         lines.append(
-            f"| {name} | {rate} | {got.mean():.3f} [{lo:.2f}, {hi:.2f}] | {vs} | {cells} | {run['ms_per_1k']:.0f} |"
+            f"| {name} | {rate} | {got.mean():.3f} [{lo:.2f}, {hi:.2f}] | {vs} | {cells}{run['ms_per_1k']:.0f} |"
         )
     return lines
 
@@ -191,7 +209,11 @@ def main() -> None:
     ap.add_argument("--real", default="")
     ap.add_argument("--needle-run", default="")
     ap.add_argument("--out", default="")
+    ap.add_argument("--tables", nargs="+", default=[], help="print the tables of these results files, merged")
     args = ap.parse_args()
+    if args.tables:
+        print_tables(merged([json.loads(Path(p).read_text()) for p in args.tables]))
+        return
     cache = default_cache()
     counter = TokenCounter(TARGET, cache)
     methods = methods_of(args, cache)
@@ -207,6 +229,22 @@ def main() -> None:
     out = Path(args.out) if args.out else Path(__file__).parent / "results" / f"{args.split}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results))
+    print_tables(results)
+
+
+def merged(files: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of the study on the same items as one (a method's runs from the first file with it)."""
+    out = files[0]
+    for other in files[1:]:
+        for task, res in other["tasks"].items():
+            if task in out["tasks"]:
+                for key, run in res["runs"].items():
+                    out["tasks"][task]["runs"].setdefault(key, run)
+    return out
+
+
+def print_tables(results: dict[str, Any]) -> None:
+    """Every task's tables: evidence kept (answer kept for the needle), then answer kept."""
     for task, res in results["tasks"].items():
         for check in ("evidence_kept", "answer_kept") if task != "needle" else ("answer_kept",):
             print("\n".join(table(task, res, check)))
