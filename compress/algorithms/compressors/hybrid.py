@@ -31,7 +31,7 @@ import math
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -104,18 +104,14 @@ class UnitMemo:
     def __init__(self, max_entries: int = 400_000) -> None:
         self.max_entries = max_entries
         self._d: OrderedDict[Hashable, Any] = OrderedDict()
-        self.misses = 0
 
     def get(self, key: Hashable, make: Callable[[], Any]) -> Any:
-        """The cached value for `key`, made (and counted as a miss) when absent."""
+        """The cached value for `key`, made and cached when absent."""
         if key in self._d:
             self._d.move_to_end(key)
             return self._d[key]
-        self.misses += 1
         value = make()
-        self._d[key] = value
-        if len(self._d) > self.max_entries:
-            self._d.popitem(last=False)
+        self.put(key, value)
         return value
 
     def has(self, key: Hashable) -> bool:
@@ -128,6 +124,10 @@ class UnitMemo:
         self._d.move_to_end(key)
         if len(self._d) > self.max_entries:
             self._d.popitem(last=False)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The cached keys, least recently used first."""
+        return iter(list(self._d))
 
     def __len__(self) -> int:
         return len(self._d)
@@ -232,7 +232,7 @@ class StaticEmbedder:
 class SentenceEmbedder:
     """The bundled all-MiniLM-L6-v2 as a sentence embedder (int8 on the CPU): mean-pooled, unit length."""
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, encoder_path, quantize_int8

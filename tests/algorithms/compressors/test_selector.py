@@ -321,6 +321,6 @@ def test_the_hybrid_first_pass_reads_only_the_candidates_with_the_encoder(
     (out,) = sel.compress_many([Request(chat, n // 10, None, q, tokens=n)], COUNTER)
     assert "4417" in out.text and COUNTER.count(out.text) <= n // 10
     assert sel.hybrid is not None
-    read = [k for k in sel.hybrid.memo._d if k[0] == "enc"]
-    units = [k for k in sel.hybrid.memo._d if k[0] == "terms"]
+    read = [k for k in sel.hybrid.memo if k[0] == "enc"]
+    units = [k for k in sel.hybrid.memo if k[0] == "terms"]
     assert 0 < len(read) < len(units) // 3  # the candidates' units, not the history's
