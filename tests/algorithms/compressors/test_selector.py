@@ -197,6 +197,9 @@ def test_a_trained_selector_keeps_the_unit_that_answers(tmp_path: Path) -> None:
         "compressor.labels.examples": 1500,
         "compressor.lexical": 0.0,
         "compressor.threads": 2,
+        # the encoder alone, on what it reads of the whole text (as this test was pinned)
+        "compressor.first_pass": "encoder",
+        "compressor.labels.memory": 0,
     }
     train_selector(selector_cfg(**over), [], tmp_path, lambda m, s: None, {normal(d) for d in DOCS})
     meta = SelectorMeta.model_validate_json((tmp_path / "adapter" / "compressor.json").read_text())
