@@ -47,9 +47,11 @@ from compress.algorithms.compressors.coarse import (
     select_text,
     word_value,
 )
+from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, encoder_path, quantize_int8
 from compress.algorithms.text.patterns import SESSION, TURN
 from compress.algorithms.text.units import Unit, join_documents, shape_of, units_of
 from compress.algorithms.text.words import normalize, protected, query_terms, split_words, word_costs
+from compress.infra.console import quiet_transformers
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import TokenCounter
 
@@ -171,8 +173,6 @@ class StaticEmbedder:
     def __init__(self, cache_dir: Path) -> None:
         from transformers import AutoTokenizer
 
-        from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, encoder_path
-
         path = encoder_path(BUNDLED_ENCODER)
         self.tok = AutoTokenizer.from_pretrained(path)
         self.tok.model_max_length = int(1e12)
@@ -195,9 +195,6 @@ class StaticEmbedder:
     def _distil(self, path: str) -> np.ndarray:
         import torch
         from transformers import AutoModel
-
-        from compress.algorithms.compressors.encoder import quantize_int8
-        from compress.infra.console import quiet_transformers
 
         with quiet_transformers():
             model = quantize_int8(AutoModel.from_pretrained(path).eval())
@@ -234,9 +231,6 @@ class SentenceEmbedder:
 
     def __init__(self) -> None:
         from transformers import AutoModel, AutoTokenizer
-
-        from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, encoder_path, quantize_int8
-        from compress.infra.console import quiet_transformers
 
         path = encoder_path(BUNDLED_ENCODER)
         self.tok = AutoTokenizer.from_pretrained(path)
