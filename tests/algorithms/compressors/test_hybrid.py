@@ -183,3 +183,18 @@ def test_static_embeddings_are_the_cheaper_first_pass() -> None:
     score, relevant = scorer.scores(lay, "What is Ana's locker code?")
     best = int(np.argmax(score))
     assert "4417" in lay.text[lay.units[best].start : lay.units[best].end] and relevant is not None
+
+
+def test_context_brings_the_turn_a_relevant_turn_answers() -> None:
+    """`context` (0 by default: tuning found no gain) gives the turn before a relevant turn a share of
+    its score: the question Bob's answer replies to."""
+    text = history({4: "Ana: What did you name the new puppy?\nBob: We called her Pepper, after the sauce."})
+    q = "What is the name of Bob's puppy Pepper?"
+    scores = {}
+    for context in (0.0, 1.0):
+        scorer = HybridScorer(CACHE, HybridSettings(context=context, dense=0.0, bridge=0.0))
+        lay = scorer.layout(text, "chat", COUNTER)
+        score, _ = scorer.scores(lay, q)
+        said = [lay.text[u.start : u.end] for u in lay.units]
+        scores[context] = score[said.index("What did you name the new puppy?")]
+    assert scores[1.0] > scores[0.0]
