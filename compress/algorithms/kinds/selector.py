@@ -240,16 +240,18 @@ class SelectorCompressor:
         asked = bool(r.query and r.query.strip())
         if asked and self.meta.rerank and lay.n_units:
             cap = self.meta.candidates * (budget if budget is not None else int(lay.unit_cost.sum()) // 10)
-            docs: list[int] = []
+            doc_of = np.asarray([x.doc for x in lay.units], dtype=np.int64)
+            doc_cost = np.bincount(doc_of, weights=lay.unit_cost)
+            docs: set[int] = set()
             used = 0
             for u in s.order().tolist():
                 if used >= cap:
                     break
-                d = lay.units[u].doc
+                d = int(doc_of[u])
                 if d not in docs:
-                    docs.append(d)
-                    used += int(lay.unit_cost[[v for v, x in enumerate(lay.units) if x.doc == d]].sum())
-            enc = self._encoder_scores(lay, sorted(docs), str(r.query), hybrid)
+                    docs.add(d)
+                    used += int(doc_cost[d])
+            enc = self._encoder_scores(lay, doc_of, docs, str(r.query), hybrid)
             hit = ~np.isnan(enc)
             s.unit = score + self.meta.rerank * np.where(hit, enc, 0.0)
             if relevant is not None:
@@ -257,30 +259,29 @@ class SelectorCompressor:
         s.word = hybrid.word_values(lay, r.query, s.order(), budget)
         return s
 
-    def _encoder_scores(self, lay: Layout, docs: list[int], query: str, hybrid: HybridScorer) -> np.ndarray:
+    def _encoder_scores(
+        self, lay: Layout, doc_of: np.ndarray, docs: set[int], query: str, hybrid: HybridScorer
+    ) -> np.ndarray:
         """Per unit, the encoder's mean keep probability (NaN for units of other documents), read with
-        the question over the documents `docs` joined; cached per (question, unit text)."""
+        the question over the documents `docs` joined (`doc_of`: each unit's document); cached per
+        (question, unit text)."""
         out = np.full(lay.n_units, np.nan)
-        wanted = set(docs)
-        units = [u for u, x in enumerate(lay.units) if x.doc in wanted]
+        units = [u for u in range(lay.n_units) if int(doc_of[u]) in docs]
         texts = {u: lay.text[lay.units[u].start : lay.units[u].end] for u in units}
-        new_docs = sorted({lay.units[u].doc for u in units if not hybrid.memo.has(("enc", query, texts[u]))})
+        new = [u for u in units if not hybrid.memo.has(("enc", query, texts[u]))]
+        new_docs = sorted({int(doc_of[u]) for u in new})
         if new_docs:
-            spans = [
-                (min(x.start for x in lay.units if x.doc == d), max(x.end for x in lay.units if x.doc == d))
-                for d in new_docs
-            ]
+            # every unit of a new document, grouped by document (a document's units are contiguous)
+            members = {d: [u for u in units if int(doc_of[u]) == d] for d in new_docs}
+            spans = [(lay.units[m[0]].start, lay.units[m[-1]].end) for m in members.values()]
             joined, where = join_documents([lay.text[a:b] for a, b in spans], "\n")
             e = encode(self.tok, joined)
             (p,) = self.token_probs([e], [query])
             tok_start = e.words.starts[e.word_of] if len(e.word_of) else np.zeros(0, dtype=np.int64)
-            for (a, _), (c, d) in zip(spans, where, strict=True):
-                for u in units:
+            for (a, _), (c, _), mine in zip(spans, where, members.values(), strict=True):
+                for u in mine:
                     x = lay.units[u]
-                    if not (a <= x.start and x.end <= a + (d - c)):
-                        continue
-                    lo, hi = x.start - a + c, x.end - a + c
-                    mask = (tok_start >= lo) & (tok_start < hi)
+                    mask = (tok_start >= x.start - a + c) & (tok_start < x.end - a + c)
                     hybrid.memo.put(("enc", query, texts[u]), float(p[mask].mean()) if mask.any() else 0.0)
         for u in units:
             out[u] = hybrid.memo.get(("enc", query, texts[u]), lambda: 0.0)
