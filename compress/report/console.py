@@ -13,7 +13,14 @@ from compress.infra.schemas import Comparison, EvalSummary, StageRecord
 from compress.stages.context import read_summary
 
 # the grades that read no answer, in words
-CHECKS = {KEPT: "the answer kept in the context", "evidence_kept": "every evidence turn kept whole"}
+CHECKS = {
+    KEPT: "the answer kept in the context",
+    "evidence_kept": "every evidence turn kept whole",
+    "function_kept": "every evidence function kept whole",
+    "def_kept": "the function's def line kept",
+    "parses": "the compressed code still parses",
+    "imports_kept": "every import the kept code reads kept",
+}
 
 
 def print_run(records: dict[str, StageRecord], run_dir: Path) -> None:

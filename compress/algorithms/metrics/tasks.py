@@ -1,6 +1,7 @@
 """The gold-answer tasks by the name `evaluate.tasks` gives them: the file tasks (`qa`, `humaneval`:
 `compress.algorithms.metrics.gold`), the generated ones (`memory`, `tracing`:
-`compress.algorithms.metrics.memory_task`) and the names of those the evaluate stage builds from its own
+`compress.algorithms.metrics.memory_task`; `code_needle`, `code_qa`:
+`compress.algorithms.metrics.code_task`) and the names of those the evaluate stage builds from its own
 held-out samples (`cloze`, `needle`). A new task is a class implementing `gold.GoldTask` and a line here.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from compress.algorithms.metrics.code_task import CODE_HOPS, CODE_NEEDLE
 from compress.algorithms.metrics.gold import GoldTask, HumanEvalTask, QATask
 from compress.algorithms.metrics.memory_task import MEMORY, TRACING
 from compress.infra.errors import CompressError
@@ -17,6 +19,8 @@ TASKS: dict[str, GoldTask] = {
     "humaneval": HumanEvalTask(),
     "memory": MEMORY,
     "tracing": TRACING,
+    "code_needle": CODE_NEEDLE,
+    "code_qa": CODE_HOPS,
 }
 # tasks the evaluate stage builds from its own held-out samples (compress.algorithms.metrics.cloze,
 # compress.algorithms.metrics.needle): no file, no download
