@@ -32,6 +32,7 @@ import numpy as np
 
 from compress.algorithms.compressors.base import Capabilities, Compressed, Compressor, Request
 from compress.algorithms.compressors.coarse import Scored, layout, select_documents, select_text, word_value
+from compress.algorithms.compressors.code import code_map, compress_code
 from compress.algorithms.compressors.hybrid import Hybrid
 from compress.algorithms.teachers.selfinfo import SelfInfoTeacher
 from compress.algorithms.text.units import join_documents, shape_of, split_units
@@ -154,13 +155,16 @@ class BM25:
     no term with the query never in the place of one that does (`coarse.choose`); what budget is left
     shortens the best unit not kept, its facts and the query's words first. Without a query every unit
     ties and the head of the text is kept, cut at unit boundaries. Several texts can share one budget
-    (`compress_joint`)."""
+    (`compress_joint`). Code is read by definitions (`compress.algorithms.compressors.code`): each
+    function's BM25 decides whether it stays whole or as its signature (`structure=False`: statements
+    one by one, as before)."""
 
     name = "bm25"
     capabilities = Capabilities(query=True, joint=True)
 
-    def __init__(self, ctx: BaselineContext) -> None:
+    def __init__(self, ctx: BaselineContext, structure: bool = True) -> None:
         self.ctx = ctx
+        self.structure = structure
 
     def score(self, r: Request, counter: TokenCounter) -> Scored:
         """The text's units scored by BM25 against the request's query (relevant: a shared term)."""
@@ -180,6 +184,12 @@ class BM25:
         budget = _budget(r)
         if r.n_tokens(counter) <= budget:
             return r.text
+        domain = str(r.domain.name) if r.domain is not None and "name" in r.domain else None
+        if self.structure and shape_of(domain, r.text) == "code" and (cmap := code_map(r.text)) is not None:
+            scores = bm25_scores(cmap.documents(), r.query)
+            out = compress_code(cmap, scores, budget, counter.count, counter.token_starts(r.text))
+            if out is not None:
+                return out
         return select_text(self.score(r, counter), budget, None, counter.count)
 
     def compress_many(self, requests: Sequence[Request], counter: TokenCounter) -> list[Compressed]:

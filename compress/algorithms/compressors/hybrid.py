@@ -32,7 +32,7 @@ import re
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from compress.algorithms.compressors.coarse import (
     select_text,
     word_value,
 )
+from compress.algorithms.compressors.code import CodeMap, Plan, code_map, compress_code, identifier_words
 from compress.algorithms.compressors.encoder import BUNDLED_ENCODER, encoder_path, quantize_int8
 from compress.algorithms.text.patterns import SESSION, TURN
 from compress.algorithms.text.units import Unit, join_documents, shape_of, units_of
@@ -157,6 +158,11 @@ def bm25(
         idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
         out += (weight or {}).get(t, 1.0) * idf * tf * 2.5 / (tf + norm)
     return out
+
+
+def _z(x: np.ndarray) -> np.ndarray:
+    sd = float(x.std()) if x.size else 0.0
+    return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -287,6 +293,11 @@ class HybridSettings:
     speaker_weight: float = 0.3
     recency: float = 0.2
     dedupe: bool = True
+    # code (`compress.algorithms.compressors.code`): how a definition's lexical and embedding z-scores
+    # weigh (`HybridScorer.code_scores`), and how the budget is shared
+    code_lexical: float = 0.5
+    code_dense: float = 1.0
+    code_plan: Plan = field(default_factory=Plan)
 
     def __post_init__(self) -> None:
         if self.dense_model not in ("minilm", "static"):
@@ -473,6 +484,49 @@ class HybridScorer:
                 seen.add(key)
         return score, relevant
 
+    def code_scores(self, cmap: CodeMap, query: str | None) -> np.ndarray:
+        """Each code definition's relevance to the question (`compress.algorithms.compressors.code`), a
+        sum of z-scores among the definitions: the embedding of its name and signature (twice: what a
+        description of a function is closest to), of its whole text, and BM25 over identifier words
+        (`code_lexical`; all 0 without a question)."""
+        st = self.settings
+        docs = cmap.documents()
+        n = len(docs)
+        q_terms = code_terms(query or "")
+        if n == 0 or not q_terms:
+            return np.zeros(n)
+        counts = [self.memo.get(("code_terms", d), partial(_code_counts, d)) for d in docs]
+        lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float64)
+        score = st.code_lexical * _z(bm25(counts, lengths, q_terms))
+        if st.code_dense and n > 1:
+            q = self.vectors([query or ""])[0]
+            score = score + st.code_dense * (
+                2.0 * _z(self.vectors(cmap.signatures()) @ q) + _z(self.vectors(docs) @ q)
+            )
+        return score
+
+    def compress_code(self, cmap: CodeMap, r: Request, counter: TokenCounter) -> str | None:
+        """The code's definitions by relevance, whole or as a skeleton, within the request's budget
+        (None: the plan would not parse; the caller selects statements)."""
+        assert r.budget is not None
+        scores = self.code_scores(cmap, r.query)
+        q_terms = code_terms(r.query or "")
+
+        def block_scores(texts: list[str]) -> np.ndarray:
+            counts = [Counter(code_terms(t)) for t in texts]
+            lengths = np.asarray([sum(c.values()) for c in counts], dtype=np.float64)
+            return bm25(counts, lengths, q_terms)
+
+        return compress_code(
+            cmap,
+            scores,
+            int(r.budget),
+            counter.count,
+            counter.token_starts(cmap.text),
+            block_scores,
+            self.settings.code_plan,
+        )
+
     def word_values(
         self, lay: Layout, query: str | None, order: np.ndarray, budget: int | None
     ) -> np.ndarray:
@@ -518,8 +572,28 @@ class HybridScorer:
         return after[doc]
 
 
+def code_terms(text: str) -> list[str]:
+    """A code text's terms: identifiers split into words (`read_file` -> read, file) and stemmed, each
+    identifier of several words also whole; function words out."""
+    out: list[str] = []
+    for m in _CODE_TERM.finditer(text):
+        ident = m.group()
+        words = [stem(w) for w in identifier_words(ident) if len(w) > 1]
+        out += [w for w in words if w not in _STOP]
+        if len(words) > 1:
+            out.append(ident.lower())
+    return out
+
+
+_CODE_TERM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+
+
 def _costs(text: str, counter: TokenCounter) -> np.ndarray:
     return word_costs(split_words(text), counter)
+
+
+def _code_counts(text: str) -> Counter[str]:
+    return Counter(code_terms(text))
 
 
 def _counts(text: str, speaker: str = "") -> Counter[str]:
@@ -597,6 +671,13 @@ class Hybrid:
     def _one(self, r: Request, counter: TokenCounter) -> str:
         if r.threshold is None and r.budget is None:
             raise CompressError("hybrid needs a token budget or a threshold: give each request one.")
+        domain = str(r.domain.name) if r.domain is not None and "name" in r.domain else None
+        if r.threshold is None and auto_shape(domain, r.text) == "code":
+            cmap = code_map(r.text)
+            if cmap is not None and r.n_tokens(counter) > int(r.budget or 0):
+                out = self.scorer.compress_code(cmap, r, counter)
+                if out is not None:
+                    return out
         s = self.score(r, counter)
         # the text's tokens from its units' cached costs: a text seen before is not counted again
         n = r.tokens if r.tokens is not None else int(s.lay.unit_cost.sum())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +45,7 @@ from compress.algorithms.compressors.coarse import (
     select_text,
     word_value,
 )
+from compress.algorithms.compressors.code import code_map
 from compress.algorithms.compressors.encoder import (
     IGNORE,
     Encoded,
@@ -188,6 +189,8 @@ class SelectorCompressor:
         self.tok, self.model, self.meta, self.device = tok, model, meta, device
         self.framing = Framing(tok)
         self.hybrid = HybridScorer(cache or default_cache()) if meta.first_pass == "hybrid" else None
+        # code by definitions (`_code`); off: statements scored one by one, as the encoder reads them
+        self.code_structure = True
 
     def _query_ids(self, query: str | None) -> list[int]:
         if not query or not query.strip():
@@ -329,10 +332,22 @@ class SelectorCompressor:
             r = requests[i]
             budget = None if r.threshold is not None else own_budget(r, counter, self.meta.rate)
             if budget is None or r.n_tokens(counter) > budget:
-                texts[i] = select_text(s, budget, r.threshold, counter.count)
+                texts[i] = self._code(r, budget, counter) or select_text(
+                    s, budget, r.threshold, counter.count
+                )
         seconds = time.perf_counter() - t0
         total = sum(len(r.text) for r in requests) or 1
         return [Compressed(t, seconds * len(r.text) / total) for t, r in zip(texts, requests, strict=True)]
+
+    def _code(self, r: Request, budget: int | None, counter: TokenCounter) -> str | None:
+        """Code by definitions (the hybrid first pass's code path: whole functions where the question
+        needs them, a skeleton elsewhere), or None: not code, no budget, no hybrid first pass, or a
+        plan that would not parse (statements are selected then)."""
+        if self.hybrid is None or not self.code_structure or budget is None or r.threshold is not None:
+            return None
+        if auto_shape(_domain_name(r), r.text) != "code" or (cmap := code_map(r.text)) is None:
+            return None
+        return self.hybrid.compress_code(cmap, replace(r, budget=budget), counter)
 
     def compress_joint(self, documents: Sequence[str], r: Request, counter: TokenCounter) -> list[str]:
         """The texts as one context (`r.text`, their join) with one budget (`r.budget`, else the
