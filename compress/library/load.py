@@ -8,11 +8,27 @@
 
 Tokens are counted by the target model's own tokenizer (the run's `tokens.model`, else its first
 validator; the bundled Gemma's for a baseline unless `target_model` names another) and the result
-names it. A text is routed to a domain (`compress.algorithms.data.domains.classify`) unless the caller names
-one, and compressed with that domain's settings from the run's config (or conf/domain/ for a
-baseline). A text comes back unchanged with status `passthrough` when it is empty, already within
-the budget, has no budget for a compressor that needs one (a baseline), or when the compressor's
-output is no shorter than the text.
+names it.
+
+Routing, in `compress_many` (one text at a time, not `joint`), the same for every compressor loaded:
+
+1. A tool output goes by its shape, never through the compressor: a text whose `domain` is `json`,
+   `log` or `listing`, or (no domain given) whose shape `compress.algorithms.structured.route` finds
+   to be one, is packed (`structured.pack`) to the request's budget and query: compacted losslessly
+   first (JSON minified with tables, repeated log lines counted, paths grouped by directory), then,
+   only if that is still over the budget, lines or items left out, each run of them replaced by one
+   marker `[… 118 lines like "INFO worker-# heartbeat ok seq=#" · id 3f9a2b1c]`. The result's
+   `domain` is the shape and `ids` the markers' ids; `expand(id)` gives back the exact text a marker
+   stands for (a bounded cache: the most recent 2048 texts). With `threshold` (or no budget for a
+   compressor with a default rate of its own) a tool output is only compacted losslessly. A text
+   that is not of its shape after all (JSON that does not parse) goes on as in 2.
+2. Any other text is routed to a domain (`compress.algorithms.data.domains.classify`) unless the
+   caller names one (`nl`, `code`, `memory`: naming one also skips the tool shapes), and compressed
+   with that domain's settings from the run's config (or conf/domain/ for a baseline).
+
+A text comes back unchanged with status `passthrough` when it is empty, already within the budget
+(a tool output too), has no budget for a compressor that needs one (a baseline), or when the output
+is no shorter than the text.
 """
 
 from __future__ import annotations
@@ -26,7 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from compress.algorithms.compressors.base import (
     Compressor,
@@ -40,6 +56,8 @@ from compress.algorithms.compressors.base import (
 from compress.algorithms.compressors.baselines import BASELINES, BaselineContext
 from compress.algorithms.data.domains import classify, domain_table
 from compress.algorithms.kinds import kind_of_meta
+from compress.algorithms.structured import TOOL_SHAPES, ExpandStore, pack, route
+from compress.algorithms.structured.shapes import parse_json
 from compress.algorithms.text.units import join_documents
 from compress.export.package import (
     DEFAULT_TARGET,
@@ -61,10 +79,12 @@ class CompressResult(BaseModel):
     tokens_before: int
     tokens_after: int
     tokenizer: str  # which tokenizer counted
-    domain: str  # the routed (or given) domain
+    domain: str  # the routed (or given) domain, or a tool output's shape (json, log, listing)
     seconds: float
     # dropped: compressed with other texts in one budget (joint), and none of it was kept
     status: Literal["compressed", "passthrough", "dropped"]
+    # the ids of the markers in `compressed` (a tool output's left-out lines): LoadedCompressor.expand
+    ids: list[str] = Field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +121,8 @@ class LoadedCompressor:
         self._needs_budget = needs_budget
         self._lock = threading.RLock()
         self._closed = False
+        # what the markers of this compressor's results stand for (thread-safe on its own)
+        self._store = ExpandStore()
 
     @property
     def tokenizer(self) -> str:
@@ -109,8 +131,19 @@ class LoadedCompressor:
 
     @property
     def domains(self) -> list[str]:
-        """The domain names a caller may pass as `domain=`."""
-        return sorted(self._domains)
+        """The domain names a caller may pass as `domain=`: the text domains and the tool shapes."""
+        return sorted(set(self._domains) | set(TOOL_SHAPES))
+
+    def expand(self, marker_id: str) -> str:
+        """The exact text a marker (`[… · id ID]`) of an earlier result stands for."""
+        try:
+            return self._store.get(marker_id.strip())
+        except KeyError:
+            raise CompressError(
+                f"id {marker_id!r}: unknown. The texts behind markers are kept in memory, the most recent "
+                f"{self._store.max_entries} (at most {self._store.max_chars:,} characters), by the compressor "
+                "that made them; compress the original again for a fresh id."
+            ) from None
 
     def compress(
         self,
@@ -150,7 +183,7 @@ class LoadedCompressor:
         bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
         if bad:
             raise CompressError(f"texts[{bad[0]}] is {type(texts[bad[0]]).__name__}, not a string.")
-        if domain is not None and domain not in self._domains:
+        if domain is not None and domain not in self.domains:
             raise CompressError(
                 f"domain={domain!r} is unknown; choose from {self.domains} (or omit it to route)."
             )
@@ -165,6 +198,11 @@ class LoadedCompressor:
                 f"joint=True: {self.name} ({self.kind}) compresses each text on its own; one budget over "
                 "several texts needs a compressor that selects units across them (a selector, or bm25)."
             )
+        if joint and domain in TOOL_SHAPES:
+            raise CompressError(
+                f"domain={domain!r} with joint=True: a tool output is packed on its own, not in a shared "
+                "budget; compress it without joint, or omit domain."
+            )
         forced = tuple(str(t) for t in force_tokens if str(t))
         with self._lock:
             if self._closed:
@@ -173,7 +211,7 @@ class LoadedCompressor:
                 )
             if joint:
                 return self._joint(list(texts), rate, target_tokens, threshold, query, domain, forced)
-            jobs = [self._job(t, rate, target_tokens, domain, threshold) for t in texts]
+            jobs = [self._job(t, rate, target_tokens, domain, threshold, query) for t in texts]
             todo = [j for j in jobs if j.result is None]
             if todo:
                 done = self._compressor.compress_many(
@@ -241,19 +279,37 @@ class LoadedCompressor:
         target_tokens: int | None,
         domain: str | None,
         threshold: float | None = None,
+        query: str | None = None,
     ) -> _Job:
         t0 = time.perf_counter()
-        name = domain or classify(text)
         if not text.strip():
-            job = _Job(text, name, 0, None, t0)
+            job = _Job(text, domain or classify(text), 0, None, t0)
             job.result = self._passthrough(job)
             return job
+        # a tool output's shape, given or found; a text domain given skips the tool shapes
+        shape = domain if domain in TOOL_SHAPES else route(text) if domain is None else None
         n = self._counter.count(text)
         budget = budget_of(rate, target_tokens, n)
-        job = _Job(text, name, n, budget, t0, time.perf_counter() - t0)
-        if threshold is None and (
+        unchanged = threshold is None and (
             (budget is not None and n <= budget) or (budget is None and self._needs_budget)
-        ):
+        )
+        if shape is not None and not (shape == "json" and domain == "json" and parse_json(text) is None):
+            job = _Job(text, shape, n, budget, t0)
+            if unchanged:
+                job.result = self._passthrough(job)
+                return job
+            # threshold: no budget, lossless compaction only
+            packed = pack(
+                text, shape, budget if threshold is None else None, self._counter.count, query, self._store
+            )
+            if packed is not None:
+                job.prep_s = time.perf_counter() - t0
+                job.result = self._finish(job, packed.text, 0.0, packed.ids)
+                return job
+        # not a tool output (or not of its shape after all): compressed as text, by its domain
+        name = domain if domain is not None and domain not in TOOL_SHAPES else classify(text)
+        job = _Job(text, name, n, budget, t0, time.perf_counter() - t0)
+        if unchanged:
             job.result = self._passthrough(job)
         return job
 
@@ -268,7 +324,7 @@ class LoadedCompressor:
             status="passthrough",
         )
 
-    def _finish(self, job: _Job, text: str, compressor_s: float) -> CompressResult:
+    def _finish(self, job: _Job, text: str, compressor_s: float, ids: Sequence[str] = ()) -> CompressResult:
         t0 = time.perf_counter()
         after = self._counter.count(text)
         # this text's own time: its routing and counting, and its share of the compressor's batch
@@ -283,6 +339,7 @@ class LoadedCompressor:
             domain=job.domain,
             seconds=seconds,
             status="compressed",
+            ids=list(ids),
         )
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ package gives the run dir's output), budgets, passthrough, routing and clear err
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,9 @@ from typing import Any
 import pytest
 
 from compress import load_compressor
+from compress.algorithms.compressors.base import tokens_at
+from compress.algorithms.compressors.baselines import BASELINES
+from compress.algorithms.structured import TOOL_SHAPES, decode, restore, route
 from compress.export.__main__ import main as export_main
 from compress.export.package import MANIFEST, read_manifest, write_package
 from compress.infra.errors import CompressError
@@ -217,3 +221,111 @@ def test_joint_and_threshold_need_a_compressor_that_can(truncate: LoadedCompress
         truncate.compress(PROSE, threshold=0.5)
     with pytest.raises(CompressError, match="not several"):
         truncate.compress(PROSE, rate=0.5, threshold=0.5)
+
+
+# tool outputs: routed by shape before any compressor, the same for every compressor loaded
+
+ERROR_LINE = "2026-12-06 10:03:12 ERROR worker-2 disk full on /var/data"
+MARKER = re.compile(r"\[… [^\n]*? · id ([0-9a-f]+)\]")
+
+
+@pytest.fixture(scope="module")
+def heartbeat_log() -> str:
+    """300 lines: heartbeats of 4 workers (timestamps and seq numbers vary), one error in the middle."""
+    lines = []
+    for i in range(299):
+        s = 1 + i
+        lines.append(
+            f"2026-12-06 10:{s // 60:02d}:{s % 60:02d} INFO worker-{i % 4} heartbeat ok seq={17 + i}"
+        )
+    lines.insert(150, ERROR_LINE)
+    return "\n".join(lines)
+
+
+def _rebuilt(compressed: str, expand: Any) -> str:
+    """The log behind a packed one: kept lines restored, each marker replaced by `expand(id)`; one
+    marker for each run of left-out lines (never two in a row)."""
+    parts: list[str] = []
+    block: list[str] = []
+    last_was_marker = False
+    for line in compressed.split("\n"):
+        m = MARKER.fullmatch(line)
+        if m is None:
+            block.append(line)
+            last_was_marker = False
+            continue
+        assert not last_was_marker, compressed
+        last_was_marker = True
+        if block:
+            parts.append(restore("\n".join(block), "log"))
+            block = []
+        parts.append(expand(m.group(1)))
+    if block:
+        parts.append(restore("\n".join(block), "log"))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", sorted(BASELINES))
+def test_every_baseline_keeps_the_error_of_a_log_and_expands_what_went(name: str, heartbeat_log: str) -> None:
+    """Routing is the library's: the log is packed by its shape whatever the compressor, so the error
+    line survives at 4x and 10x and every marker gives back its exact lines."""
+    assert route(heartbeat_log) == "log"
+    with load_compressor(name, cache_dir=CACHE) as c:
+        for rate in (0.25, 0.1):
+            r = c.compress(heartbeat_log, rate=rate, query="Which worker reported an error?")
+            assert r.domain == "log" and r.status == "compressed", (name, rate)
+            assert ERROR_LINE in r.compressed.split("\n"), (name, rate, r.compressed)
+            assert 0 < r.tokens_after <= tokens_at(rate, r.tokens_before)
+            assert r.ids and [m.group(1) for m in MARKER.finditer(r.compressed)] == r.ids
+            assert _rebuilt(r.compressed, c.expand) == heartbeat_log
+        if name == "selfinfo":  # the log never reached the compressor: its model was never loaded
+            assert getattr(c._compressor, "_teacher", "") is None
+
+
+def test_expand_names_an_unknown_id_and_the_cache_bound(truncate: LoadedCompressor) -> None:
+    with pytest.raises(CompressError, match=r"id 'feedbeef': unknown.*most recent 2048"):
+        truncate.expand("feedbeef")
+
+
+def test_a_json_array_compacts_losslessly_within_the_budget(truncate: LoadedCompressor) -> None:
+    """`pip list --format=json`: the table form keeps every package and version, no marker."""
+    packages = [{"name": f"package-{i}", "version": f"{i % 5}.{i % 13}.{i}"} for i in range(40)]
+    text = json.dumps(packages)  # pip writes `[{"name": "...", "version": "..."}, ...]`
+    r = truncate.compress(text, rate=0.75)
+    assert r.domain == "json" and r.status == "compressed" and r.ids == []
+    assert r.compressed.startswith('{"@cols":["name","version"],"@rows":[')
+    assert decode(json.loads(r.compressed)) == packages
+    assert r.tokens_after <= tokens_at(0.75, r.tokens_before)
+    # within the budget as it is: unchanged
+    assert truncate.compress(text, rate=1.0).status == "passthrough"
+
+
+def test_truncated_json_is_compressed_as_text_without_error(truncate: LoadedCompressor) -> None:
+    text = json.dumps([{"name": f"package-{i}", "version": "1.0"} for i in range(40)])[:-25]
+    for domain in ("json", None):
+        r = truncate.compress(text, rate=0.5, domain=domain)
+        assert r.domain not in TOOL_SHAPES and r.status == "compressed" and r.ids == []
+        assert text.startswith(r.compressed)
+
+
+def test_a_text_domain_given_overrides_routing(truncate: LoadedCompressor, heartbeat_log: str) -> None:
+    r = truncate.compress(heartbeat_log, rate=0.25, domain="nl", query="Which worker reported an error?")
+    assert r.domain == "nl" and r.ids == [] and heartbeat_log.startswith(r.compressed)
+    assert ERROR_LINE not in r.compressed  # the head of the log, as truncation gives it
+    assert set(TOOL_SHAPES) <= set(truncate.domains)
+    mixed = truncate.compress_many(
+        [PROSE, heartbeat_log, json.dumps({"rows": [{"a": i} for i in range(50)]})], rate=0.5
+    )
+    assert [r.domain for r in mixed] == ["nl", "log", "json"]
+    with pytest.raises(CompressError, match="joint"):
+        load_compressor("bm25", cache_dir=CACHE).compress_many(
+            [heartbeat_log], rate=0.5, domain="log", joint=True
+        )
+
+
+def test_threshold_mode_compacts_a_tool_output_losslessly_only() -> None:
+    log = "boot\n" + "2026-12-06 10:00:00 INFO tick\n" * 40 + "2026-12-06 10:00:41 ERROR disk full\ndone"
+    with load_compressor("hybrid", cache_dir=CACHE) as c:
+        r = c.compress(log, threshold=0.5)
+        assert r.domain == "log" and r.status == "compressed" and r.ids == []
+        assert "INFO tick  [×40]" in r.compressed and restore(r.compressed, "log") == log
