@@ -13,6 +13,7 @@ import pytest
 
 from compress.export.__main__ import main as export_main
 from tests.conftest import CACHE, ROOT
+from tests.serve.test_tool_outputs import ERROR_LINE, LOG, QUESTION
 
 TEXT = (
     "The observatory on the northern ridge was finished in 1931 after nine years of work. Its main "
@@ -87,7 +88,25 @@ def test_text_from_stdin_and_file(tmp_path: Path) -> None:
         "domain",
         "seconds",
         "status",
+        "ids",
     }
+
+
+def test_a_log_is_routed_as_one_and_its_markers_named(tmp_path: Path) -> None:
+    src = tmp_path / "service.log"
+    src.write_text(LOG)
+    proc = compress_cli(["text", "bm25", str(src), "--rate", "0.1", "--domain", "log", "--query", QUESTION])
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    out, err = proc.stdout.decode(), proc.stderr.decode()
+    assert ERROR_LINE in out.splitlines() and len(out) < len(LOG) / 2
+    assert "domain log" in err and "marker" in err and "(ids " in err
+    # routed without --domain: the same shape, every id named in the result and marked in its text
+    proc = compress_cli(["text", "bm25", str(src), "--rate", "0.1", "--json"])
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    result = json.loads(proc.stdout)
+    assert result["domain"] == "log" and result["status"] == "compressed" and result["ids"]
+    assert all(f"id {i}" in result["compressed"] for i in result["ids"])
+    assert ", ".join(result["ids"]) in proc.stderr.decode()
 
 
 def test_clear_errors(tmp_path: Path) -> None:

@@ -331,6 +331,8 @@ CASES: dict[str, Case] = {
     """curl -s localhost:8080/v1/compress -d '{"texts": [...], "query": "...", "rate": 0.25, "joint": true}'""": _curl(
         "invalid_request_error"
     ),
+    # the README's id is an example no server made: a 404 saying so, and the server keeps serving
+    """curl -s localhost:8080/v1/expand -d '{"id": "3f9a2b1c"}'""": _curl('"not_found"'),
 }
 
 NOT_RUN: dict[str, str] = {

@@ -14,6 +14,12 @@ what it had, plus `compress`: the result's figures (tokens before and after, tok
 seconds, status). The documents of one call are compressed as one batch; with `joint=True` (a
 selector, bm25) as one context with one budget, so each document's share follows its relevance to
 the query, and a document with nothing kept is left out of the result.
+
+`domain` None (the default) routes each text by its shape and rules: a tool output that is JSON, a
+log or a listing is compacted and runs of like lines become markers `[… N lines like "..." · id ID]`
+(their ids in `metadata["compress"]["ids"]`); `expand(id)` gives back the exact lines a marker stands
+for, while this compressor holds them (a bounded cache). A name (nl, code, memory, json, log,
+listing) compresses every document as that domain.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ class CompressDocumentCompressor(BaseDocumentCompressor):
     """Compresses retrieved documents with a loaded compressor (a package, a run dir or a baseline).
 
     `rate`, `target_tokens` or `threshold` (at most one) is the budget of each document, or of all of
-    them together with `joint`; `domain` None routes each by rules; `force_tokens` must survive."""
+    them together with `joint`; `domain` None routes each by its shape and rules (a name: every document
+    as that domain); `force_tokens` must survive."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -58,6 +65,11 @@ class CompressDocumentCompressor(BaseDocumentCompressor):
     ) -> CompressDocumentCompressor:
         """`load_compressor(spec)` wrapped as a document compressor; `fields` set the budget and the rest."""
         return cls(compressor=load_compressor(spec, engine=engine, device=device), **fields)
+
+    def expand(self, marker_id: str) -> str:
+        """The exact text a marker (`· id ID]`) in a document this compressor returned stands for;
+        CompressError when the id is unknown or was evicted from the compressor's bounded cache."""
+        return self.compressor.expand(marker_id)
 
     def compress_documents(
         self, documents: Sequence[Document], query: str, callbacks: Callbacks | None = None

@@ -16,7 +16,8 @@ litellm_settings:
 - `COMPRESS_CONFIG`: a proxy YAML as `compress serve --config` reads; its `proxy:` section chooses the
   messages and the budget (`fail_closed` and `llm` are the compress server's own: LiteLLM calls the
   model, and the hook always fails open).
-- `COMPRESS_RATE`, `COMPRESS_TARGET_TOKENS`, `COMPRESS_MIN_CHARS`, `COMPRESS_ROLES` (comma-separated):
+- `COMPRESS_RATE`, `COMPRESS_TARGET_TOKENS`, `COMPRESS_MIN_CHARS`, `COMPRESS_ROLES` (comma-separated),
+  `COMPRESS_DOMAIN` (json, log, listing, nl, code or memory; unset: each text routed by its shape):
   override those fields of the `proxy:` section.
 - `COMPRESS_ENGINE`, `COMPRESS_DEVICE`, `COMPRESS_WORKER` (process | thread), `COMPRESS_LOAD_WAIT_S`
   (how long the first requests wait for the compressor to load before passing through; default 60),
@@ -25,8 +26,15 @@ litellm_settings:
 The messages are chosen by the same rules as compress's own proxy (`compress.serve.proxy.select`:
 `<compress>` spans, per-message `"compress": true/false` markers, roles and length, the last user
 message kept and used as the query, a long chat history compressed as one context: `proxy.history`
-in `COMPRESS_CONFIG`), and a request's own `"compress": {"rate": ..., "target_tokens":
-..., "enabled": false}` overrides the budget; those fields never reach the model. The compressor is
+in `COMPRESS_CONFIG`), and a request's own `"compress": {"rate": ..., "target_tokens": ..., "domain":
+..., "enabled": false}` overrides the budget or the domain; those fields never reach the model. Tool
+results are handled as the proxy does (`compress.serve.proxy`'s docstring): routed by shape (a log, a
+JSON answer, a listing get their lossless compaction and `[… N lines like "..." · id ID]` markers),
+compressed for the last user message plus the call that produced them, the call's own arguments left
+as they are. The summary names each text's domain and its markers' ids; `CompressHook.expand(id)`
+gives back the lines a marker stands for (the compressor, and so its cache of dropped lines, lives
+in this proxy process's worker: LiteLLM's proxy has no route for it, compress's own server has
+`POST /v1/expand`). The compressor is
 loaded once, in a worker process by default (`compress.serve.host.CompressorHost`), so a crash in
 native code never takes the proxy down. Anything going wrong passes the request on unchanged and logs
 why. What compression did lands in `data["metadata"]["compress"]` (LiteLLM's loggers see it) and in the
@@ -80,6 +88,7 @@ ENV = {
     "target_tokens": "COMPRESS_TARGET_TOKENS",
     "min_chars": "COMPRESS_MIN_CHARS",
     "roles": "COMPRESS_ROLES",
+    "domain": "COMPRESS_DOMAIN",
     "proxy": "COMPRESS_CONFIG (proxy:), COMPRESS_RATE or COMPRESS_TARGET_TOKENS",
 }
 
@@ -112,6 +121,8 @@ def settings_from_env(environ: Mapping[str, str]) -> HookSettings:
         fields["min_chars"] = environ["COMPRESS_MIN_CHARS"]
     if environ.get("COMPRESS_ROLES"):
         fields["roles"] = [r.strip() for r in environ["COMPRESS_ROLES"].split(",") if r.strip()]
+    if environ.get("COMPRESS_DOMAIN"):
+        fields["domain"] = environ["COMPRESS_DOMAIN"].strip()
     top = {
         "spec": environ.get("COMPRESS_SPEC") or None,
         "engine": environ.get("COMPRESS_ENGINE") or "auto",
@@ -206,6 +217,15 @@ class CompressHook(CustomLogger):
         data["messages"] = messages
         _metadata(data)["compress"] = info
         return data
+
+    async def expand(self, marker_id: str) -> str:
+        """The exact text a marker (`· id ID]`) of a request this hook compressed stands for; raises
+        CompressError when the id is unknown or was evicted from the compressor's bounded cache, or
+        when no compressor runs here (no spec, or it belongs to another event loop)."""
+        host = self._host
+        if self.error or host is None or self._loop is not asyncio.get_running_loop():
+            raise CompressError(f"id {marker_id!r}: unknown; this hook has no compressor running here.")
+        return await host.expand(marker_id)
 
     async def async_pre_call_hook(
         self, user_api_key_dict: Any, cache: Any, data: dict[str, Any], call_type: Any

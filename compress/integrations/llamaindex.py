@@ -15,6 +15,12 @@ tokenizer, domain, seconds, status), which is kept out of the text the LLM and t
 nodes of one query are compressed as one batch; with `joint=True` (a selector, bm25) as one context
 with one budget, so each node's share follows its relevance to the question, and a node with
 nothing kept is left out.
+
+`domain` None (the default) routes each text by its shape and rules: a tool output that is JSON, a
+log or a listing is compacted and runs of like lines become markers `[… N lines like "..." · id ID]`
+(their ids in `metadata["compress"]["ids"]`); `expand(id)` gives back the exact lines a marker stands
+for, while this compressor holds them (a bounded cache). A name (nl, code, memory, json, log,
+listing) compresses every node as that domain.
 """
 
 from __future__ import annotations
@@ -43,7 +49,8 @@ class CompressNodePostprocessor(BaseNodePostprocessor):
     """Compresses retrieved nodes with a loaded compressor (a package, a run dir or a baseline).
 
     `rate`, `target_tokens` or `threshold` (at most one) is the budget of each node, or of all of them
-    together with `joint`; `domain` None routes each by rules; `force_tokens` must survive."""
+    together with `joint`; `domain` None routes each by its shape and rules (a name: every node as
+    that domain); `force_tokens` must survive."""
 
     compressor: LoadedCompressor = Field(exclude=True)
     rate: float | None = 0.5
@@ -64,6 +71,11 @@ class CompressNodePostprocessor(BaseNodePostprocessor):
     ) -> CompressNodePostprocessor:
         """`load_compressor(spec)` wrapped as a node postprocessor; `fields` set the budget and the rest."""
         return cls(compressor=load_compressor(spec, engine=engine, device=device), **fields)
+
+    def expand(self, marker_id: str) -> str:
+        """The exact text a marker (`· id ID]`) in a node this postprocessor returned stands for;
+        CompressError when the id is unknown or was evicted from the compressor's bounded cache."""
+        return self.compressor.expand(marker_id)
 
     def _postprocess_nodes(
         self, nodes: list[NodeWithScore], query_bundle: QueryBundle | None = None

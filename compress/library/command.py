@@ -1,7 +1,11 @@
 """`compress text PACKAGE [FILE|-]...`: compress a text from a file or stdin with a package, a run dir or
 a baseline; the compressed text goes to stdout (or the whole result as JSON with `--json`), the
 figures to stderr. Several files are compressed each on its own, or with `--joint` as one context with
-one budget (their texts on stdout separated by blank lines; with `--json` one result per line)."""
+one budget (their texts on stdout separated by blank lines; with `--json` one result per line). A text
+is routed by its shape (a tool output's: json, log, listing; else code, memory, nl) unless `--domain`
+names one; the figures say the routed domain and the ids of the markers `[… N lines like "..." · id ID]`
+that stand for runs of like lines (the dropped lines are the input file's own: the command keeps no
+cache past its exit, so `/v1/expand` of a server is where ids are expanded)."""
 
 from __future__ import annotations
 
@@ -36,7 +40,11 @@ def add_parser(subparsers: Any) -> None:
         help="several files as one context with one budget (selector kind, bm25): units compete for the query",
     )
     p.add_argument("--query", default=None, help="the question the text will answer (query-aware kinds)")
-    p.add_argument("--domain", default=None, help="code | memory | nl (default: routed by rules)")
+    p.add_argument(
+        "--domain",
+        default=None,
+        help="nl | code | memory | json | log | listing (default: routed by the text's shape and rules)",
+    )
     p.add_argument(
         "--force-token",
         action="append",
@@ -93,9 +101,12 @@ def run(args: argparse.Namespace) -> int:
     for name, r in zip(args.files or ["-"], results, strict=True):
         saved = 1 - r.tokens_after / r.tokens_before if r.tokens_before else 0.0
         where = f"{name}: " if len(results) > 1 else ""
+        ids = r.ids
+        markers = f", {len(ids)} marker{'s' if len(ids) != 1 else ''} (ids {', '.join(ids)})" if ids else ""
         console.print(
             f"{where}[bold]{r.status}[/] {c.name} ({c.kind}): {r.tokens_before} -> {r.tokens_after} tokens "
-            f"({saved:.0%} fewer, by {r.tokenizer}), domain {r.domain}, {r.seconds:.2f}s",
+            f"({saved:.0%} fewer, by {r.tokenizer}), domain {r.domain}{markers}, {r.seconds:.2f}s",
             highlight=False,
+            soft_wrap=True,
         )
     return 0

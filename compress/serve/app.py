@@ -1,6 +1,10 @@
-"""The FastAPI application: /v1/compress, /v1/chat/completions, /healthz, /readyz, /metrics.
+"""The FastAPI application: /v1/compress, /v1/expand, /v1/chat/completions, /healthz, /readyz, /metrics.
 
-The port answers as soon as uvicorn binds it; the compressor loads behind it (`host`). Every error
+The port answers as soon as uvicorn binds it; the compressor loads behind it (`host`). `/v1/expand`
+gives back the exact text behind a marker (`[… N lines like "..." · id ID]`) of any earlier result of
+this server, made by /v1/compress or by the proxy's compression alike (one compressor, one cache per
+server; an id unknown or evicted is a 404). Metrics label requests by route (these paths, anything
+else `other`). Every error
 is a JSON body naming the field and the fix (`http.HTTPProblem`), an unexpected one a 500 without a
 traceback; secrets are scrubbed from every answer. With `COMPRESS_API_KEY` set, every route but the
 probes (/healthz, /readyz) wants `Authorization: Bearer <that key>`.
@@ -23,19 +27,21 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compress import __version__
+from compress.infra.errors import CompressError
 from compress.infra.secrets import scrub
 from compress.serve.config import API_KEY_ENV, ServeSettings
-from compress.serve.host import CompressorHost
+from compress.serve.host import CompressorFailed, CompressorHost
 from compress.serve.http import HTTPProblem, read_json, validation_problem
 from compress.serve.metrics import CONTENT_TYPE, Metrics
 from compress.serve.proxy import ROUTE as CHAT_ROUTE
 from compress.serve.proxy import Proxy, headers
-from compress.serve.schemas import CompressBody
+from compress.serve.schemas import CompressBody, ExpandBody
 
 log = logging.getLogger("compress.serve")
 
 COMPRESS_ROUTE = "/v1/compress"
-ROUTES = frozenset({COMPRESS_ROUTE, CHAT_ROUTE, "/healthz", "/readyz", "/metrics"})
+EXPAND_ROUTE = "/v1/expand"
+ROUTES = frozenset({COMPRESS_ROUTE, EXPAND_ROUTE, CHAT_ROUTE, "/healthz", "/readyz", "/metrics"})
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -127,7 +133,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
         message = (
             f"{request.method} {request.url.path}: no such route; the server answers POST {COMPRESS_ROUTE}, "
-            f"POST {CHAT_ROUTE}, GET /healthz, GET /readyz, GET /metrics."
+            f"POST {EXPAND_ROUTE}, POST {CHAT_ROUTE}, GET /healthz, GET /readyz, GET /metrics."
         )
         return await _problem(request, HTTPProblem(exc.status_code, message, kind=kind))
 
@@ -194,6 +200,33 @@ def create_app(settings: ServeSettings) -> FastAPI:
             },
             headers=hdrs,
         )
+
+    @app.post(EXPAND_ROUTE)
+    async def expand_route(request: Request) -> JSONResponse:
+        """The exact text behind a marker id of an earlier result: `{"id", "text"}`; 404 when the id is
+        unknown or was evicted from the compressor's bounded cache (or its worker restarted)."""
+        authorize(request)
+        data = await read_json(request, settings.max_body_bytes)
+        try:
+            body = ExpandBody.model_validate(data)
+        except ValidationError as exc:
+            raise validation_problem(exc) from exc
+        marker_id = body.checked_id()
+        try:
+            text = await host.expand(marker_id)
+        except CompressError as exc:
+            raise HTTPProblem(
+                404,
+                f"id: {exc} Ids live in the server's memory, a bounded number of the latest, until it "
+                "restarts; compress the original again to get a fresh one.",
+                param="id",
+                kind="not_found",
+            ) from exc
+        except CompressorFailed as exc:
+            raise HTTPProblem(
+                503, f"the compressor failed ({exc}); retry shortly.", kind="compressor_error"
+            ) from exc
+        return JSONResponse({"id": marker_id, "text": text})
 
     @app.post(CHAT_ROUTE)
     async def chat_completions(request: Request) -> Response:

@@ -6,13 +6,16 @@ compresses, how, and how it calls the provider:
 ```yaml
 fail_closed: false        # the compressor raised: false = forward / answer uncompressed; true = 503
 proxy:
-  roles: [user, tool]     # messages of these roles are compressed ...
+  roles: [user, tool]     # messages of these roles are compressed (tool: the legacy function role too) ...
   min_chars: 2000         # ... when at least this long
   keep_last_user: true    # the last user message (the question) stays as written
   spans: true             # <compress>...</compress> spans are compressed in any message, tags removed
   rate: 0.5               # or target_tokens: N (per message or span; the history's: all its messages)
   target_tokens: null
-  query: last_user        # query-aware compressors get the last user message (none: no query)
+  query: last_user        # query-aware compressors get the last user message (none: no query); a
+                          # tool result also its call's name and arguments
+  domain: null            # null: each text routed (a tool output's shape: json, log, listing; else
+                          # code, memory, nl); a name compresses every text taken on its own as that
   history:                # a long chat history compressed as ONE context (a joint-capable compressor)
     enabled: true
     min_tokens: 1500      # ... when its messages hold at least this many tokens together (cl100k)
@@ -32,12 +35,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from compress.algorithms.compressors.base import check_budget
+from compress.algorithms.data.domains import DOMAINS
+from compress.algorithms.structured import TOOL_SHAPES
 from compress.infra.errors import CompressError
 
 API_KEY_ENV = "COMPRESS_API_KEY"
+# what a config's or a request's `domain` may name: the text domains and the tool outputs' shapes
+DOMAIN_NAMES = (*DOMAINS, *TOOL_SHAPES)
+
+
+def check_domain(domain: str | None) -> str | None:
+    """`domain` when it is None (routed) or one of DOMAIN_NAMES; a ValueError naming the choices."""
+    if domain is not None and domain not in DOMAIN_NAMES:
+        raise ValueError(
+            f"domain {domain!r} is unknown; choose from {', '.join(DOMAIN_NAMES)} (or null to route each text)"
+        )
+    return domain
 
 
 class ProxyHistory(BaseModel):
@@ -70,7 +86,15 @@ class ProxySelect(BaseModel):
     rate: float | None = Field(default=0.5, gt=0, le=1)
     target_tokens: int | None = Field(default=None, ge=1)
     query: Literal["last_user", "none"] = "last_user"
+    # None: each text routed by its shape and rules; a name: the domain of every text compressed on
+    # its own (tool results, long messages, spans; the history is one context, routed as one)
+    domain: str | None = None
     history: ProxyHistory = Field(default_factory=ProxyHistory)
+
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, domain: str | None) -> str | None:
+        return check_domain(domain)
 
     @model_validator(mode="after")
     def _one_budget(self) -> ProxySelect:

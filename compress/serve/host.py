@@ -36,6 +36,7 @@ from typing import Any, Literal, Protocol
 
 import compress
 from compress.algorithms.data.domains import classify
+from compress.algorithms.structured import route as shape_of
 from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import CL100K, count_cl100k
 from compress.serve.config import ServeSettings
@@ -46,7 +47,8 @@ log = logging.getLogger("compress.serve")
 
 State = Literal["loading", "ready", "failed"]
 WORKER_MODULE = "compress.serve.worker"
-# a CompressResult's fields (compressed, tokens_before, tokens_after, tokenizer, domain, seconds, status)
+# a CompressResult's fields (compressed, tokens_before, tokens_after, tokenizer, domain, seconds, status,
+# ids: the ids of the `[… N lines like "..." · id ID]` markers in `compressed`, for `expand`)
 Result = dict[str, Any]
 
 
@@ -251,7 +253,29 @@ class CompressorHost:
             return Outcome(passthrough(texts, options.get("domain")), self.state, self.error)
         self.pending += 1
         try:
-            results: list[Result] = await self._run(self._worker.call, "compress", list(texts), options)
+            results: list[Result] = await self._call(self._worker, "compress", list(texts), options)
+        finally:
+            self.pending -= 1
+        self.metrics.compress_seconds.observe(sum(r["seconds"] for r in results))
+        return Outcome(results)
+
+    async def expand(self, marker_id: str) -> str:
+        """The exact text a marker of an earlier result stands for (`[… N lines like "..." · id ID]`),
+        from the compressor's bounded cache in its worker. CompressError when the id is unknown or was
+        evicted (also: the compressor is loading, or its worker restarted, which empties the cache);
+        CompressorFailed when the compressor fails (the worker restarts)."""
+        if self.state != "ready" or self._worker is None:
+            raise CompressError(
+                f"id {marker_id!r}: unknown; the compressor is {self.state}, and markers made before a "
+                "load or a restart are gone with the old worker. Send the original text again instead."
+            )
+        return str(await self._call(self._worker, "expand", marker_id))
+
+    async def _call(self, worker: _Worker, op: str, *args: Any) -> Any:
+        """`op` in the worker: CompressError (the caller's input) as it came; a dead worker counted and
+        started again; any other failure as CompressorFailed."""
+        try:
+            return await self._run(worker.call, op, *args)
         except CompressError:
             raise
         except WorkerDied as exc:
@@ -263,14 +287,10 @@ class CompressorHost:
             raise
         except Exception as exc:
             self.metrics.compressor_failures.inc()
-            log.error("compressor %s failed: %s", self.info.get("name"), exc)
+            log.error("compressor %s failed (%s): %s", self.info.get("name"), op, exc)
             if isinstance(exc, CompressorFailed):
                 raise
             raise CompressorFailed(f"{type(exc).__name__}: {exc}") from exc
-        finally:
-            self.pending -= 1
-        self.metrics.compress_seconds.observe(sum(r["seconds"] for r in results))
-        return Outcome(results)
 
     async def compress_failing_open(
         self, texts: Sequence[str], options: dict[str, Any], route: str, param: str | None = None
@@ -328,16 +348,18 @@ class CompressorHost:
 
 
 def passthrough(texts: Sequence[str], domain: str | None = None) -> list[Result]:
-    """Every text unchanged (tokens by cl100k, named), for when the compressor cannot run."""
+    """Every text unchanged (tokens by cl100k, named; the domain it would have been routed to, by the
+    same rules as the library: a tool output's shape first), for when the compressor cannot run."""
     return [
         {
             "compressed": t,
             "tokens_before": (n := count_cl100k(t)),
             "tokens_after": n,
             "tokenizer": CL100K,
-            "domain": domain or classify(t),
+            "domain": domain or shape_of(t) or classify(t),
             "seconds": 0.0,
             "status": "passthrough",
+            "ids": [],
         }
         for t in texts
     ]

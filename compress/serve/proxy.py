@@ -9,10 +9,27 @@ Which text is compressed (`proxy:` in the config, `compress.serve.config.ProxySe
   when they hold at least `history.min_tokens` tokens and the compressor compresses jointly; a
   message with nothing kept is removed (`select_history`);
 - otherwise messages whose role is in `roles` and whose text is at least `min_chars` long, except the
-  last user message when `keep_last_user` (it usually holds the question).
-A request may carry `"compress": {"rate": ..., "target_tokens": ..., "enabled": false}` to override
-the config's budget or turn compression off; these fields are removed before the call. Everything
-else in the request goes to the provider as it came (LiteLLM maps it), keys from the environment.
+  last user message when `keep_last_user` (it usually holds the question); `tool` in `roles` covers
+  the legacy `function` role too.
+A request may carry `"compress": {"rate": ..., "target_tokens": ..., "domain": ..., "enabled": false}`
+to override the config's budget or domain, or turn compression off; these fields are removed before
+the call. Everything else in the request goes to the provider as it came (LiteLLM maps it), keys from
+the environment.
+
+Tool results (role `tool`, or the legacy `function`) are what an agent's context fills up with: a log,
+a JSON answer, a directory listing. Each goes to the compressor on its own, routed by its shape
+(json, log, listing: a lossless compaction, then runs of like lines replaced by markers
+`[… N lines like "..." · id ID]`; else code, memory or nl), unless the request or the config names a
+`domain`. Its query is the last user message plus the call that produced it: the assistant's tool
+call whose `id` is the result's `tool_call_id` (`function.name` and `function.arguments`; for a
+`function` message, the latest `function_call` of the same `name`), so a query-aware compressor keeps
+what the call asked for. The summary (the `compress` field, `x-compress-*` headers) names each text's
+routed domain and its markers' ids; `POST /v1/expand` with an id gives back the exact lines it
+replaced, for an agent that needs them after all.
+
+An assistant message's own tool calls are never compressed: their `arguments` (a file being written,
+a query being run) are what the model decided, the tool runs on them as they are, and they read best
+as the query of the result they produced; a long one is cut to `CALL_QUERY_CHARS` in that query.
 """
 
 from __future__ import annotations
@@ -24,15 +41,15 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from compress.algorithms.compressors.base import check_budget
 from compress.infra.errors import CompressError
 from compress.infra.llm.retry import endpoint_kwargs, error_classes, litellm_module, with_retries
 from compress.infra.llm.tokens import count_cl100k
 from compress.infra.secrets import scrub
-from compress.serve.config import ProxySelect, ServeConfig
-from compress.serve.host import CompressorHost, Outcome
+from compress.serve.config import ProxySelect, ServeConfig, check_domain
+from compress.serve.host import CompressorHost, Outcome, Result
 from compress.serve.http import HTTPProblem, validation_problem
 from compress.serve.metrics import Metrics
 
@@ -78,6 +95,11 @@ NOT_HISTORY = frozenset({"system", "developer", "tool", "function"})
 # the summary's reason when the history was long but not compressed jointly: the compressor has no
 # joint capability (`host.joint`), or refused these texts as one context (a selector refuses code)
 NOT_JOINT = "history_not_joint"
+# the roles whose messages are tool results (`function`: the legacy name of `tool`)
+TOOL_ROLES = frozenset({"tool", "function"})
+# a tool call's arguments in its result's query are cut here: a query is what was asked, and a call
+# writing a file would otherwise make the whole file the query
+CALL_QUERY_CHARS = 1000
 
 
 class Overrides(BaseModel):
@@ -88,6 +110,13 @@ class Overrides(BaseModel):
     enabled: bool = True
     rate: float | None = Field(default=None, gt=0, le=1)
     target_tokens: int | None = Field(default=None, ge=1)
+    # the domain of every text compressed on its own (None: the config's, else routed)
+    domain: str | None = None
+
+    @field_validator("domain")
+    @classmethod
+    def _known_domain(cls, domain: str | None) -> str | None:
+        return check_domain(domain)
 
 
 class Message(BaseModel):
@@ -113,12 +142,14 @@ class ChatBody(BaseModel):
 
 @dataclass
 class Segment:
-    """One text to compress: where it sits (message, content part, span) and the text."""
+    """One text to compress: where it sits (message, content part, span), the text, and the query it
+    is compressed for (a tool result's includes its call)."""
 
     message: int
     part: int | None
     span: tuple[int, int] | None
     text: str
+    query: str | None = None
 
 
 def _text_of(content: Any) -> str:
@@ -182,26 +213,65 @@ def select(
     messages: list[dict[str, Any]], rules: ProxySelect, skip: frozenset[int] = frozenset()
 ) -> tuple[list[Segment], str | None]:
     """The segments to compress each on its own (messages in `skip`, the history, left out), and the
-    query (the last user message's text) for query-aware compressors."""
+    query (the last user message's text) for query-aware compressors; each segment carries its own
+    query: a tool result's adds the call that produced it (`call_of`)."""
     last_user = _last_user(messages)
+    query = _query(messages, rules)
     segments: list[Segment] = []
     for i, m in enumerate(messages):
         if i in skip:
             continue
         parts = _parts(m.get("content"))
         mark = m.get("compress")
+        role = m.get("role")
+        own = query
+        if rules.query != "none" and role in TOOL_ROLES:
+            own = "\n".join(q for q in (query, call_of(messages, i)) if q) or None
         for j, text in parts:
             spans = [s.span(1) for s in SPAN.finditer(text)] if rules.spans else []
             if spans:
-                segments += [Segment(i, j, sp, text[sp[0] : sp[1]]) for sp in spans]
+                segments += [Segment(i, j, sp, text[sp[0] : sp[1]], own) for sp in spans]
             elif mark is True or (
                 mark is None
-                and m.get("role") in rules.roles
+                and (role in rules.roles or (role == "function" and "tool" in rules.roles))
                 and len(text) >= rules.min_chars
                 and not (rules.keep_last_user and i == last_user)
             ):
-                segments.append(Segment(i, j, None, text))
-    return segments, _query(messages, rules)
+                segments.append(Segment(i, j, None, text, own))
+    return segments, query
+
+
+def call_of(messages: list[dict[str, Any]], i: int) -> str | None:
+    """The call a tool result (`messages[i]`) answers, as query text: its function's name and
+    arguments (cut to CALL_QUERY_CHARS). A `tool` message's call is the assistant tool call whose `id`
+    is its `tool_call_id`; a `function` message's the latest `function_call` of its `name` before it
+    (its name alone when none is found). None when nothing matches."""
+    m = messages[i]
+    if m.get("role") == "tool":
+        call_id = m.get("tool_call_id")
+        for prev in reversed(messages[:i]):
+            calls = prev.get("tool_calls") if isinstance(prev, dict) else None
+            for call in calls if isinstance(calls, list) else []:
+                if isinstance(call, dict) and call_id is not None and call.get("id") == call_id:
+                    return _call_text(call.get("function"))
+        return None
+    name = m.get("name")
+    for prev in reversed(messages[:i]):
+        fc = prev.get("function_call") if isinstance(prev, dict) else None
+        if isinstance(fc, dict) and fc.get("name") == name:
+            return _call_text(fc)
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def _call_text(function: Any) -> str | None:
+    """`name arguments` of a call's function (arguments a JSON string, or an object some clients send)."""
+    if not isinstance(function, dict):
+        return None
+    name, args = function.get("name"), function.get("arguments")
+    if args is not None and not isinstance(args, str):
+        args = json.dumps(args, ensure_ascii=False)
+    parts = [p.strip() for p in (name, (args or "")[:CALL_QUERY_CHARS]) if isinstance(p, str) and p.strip()]
+    return " ".join(parts) or None
 
 
 def _query(messages: list[dict[str, Any]], rules: ProxySelect) -> str | None:
@@ -276,11 +346,14 @@ def summary(
     seconds: float,
     segments: int,
     history: dict[str, Any] | None = None,
+    each: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What compression did to a request: the `compress` field and the `x-compress-*` headers' source.
 
     A history text with nothing kept (`dropped`) counts as compressed; `history` (when the request's
-    history was long enough) says what the history path did."""
+    history was long enough) says what the history path did; `each` (`segment_results`) what became
+    of each text: its message, routed domain, status, tokens and marker ids. `ids` gathers every
+    marker id (for `POST /v1/expand`), `domains` the domains routed, in order."""
     results = outcome.results if outcome else []
     compressed = sum(r["status"] in ("compressed", "dropped") for r in results)
     out: dict[str, Any] = {
@@ -297,39 +370,66 @@ def summary(
         out["reason"] = outcome.reason
     if history is not None:
         out["history"] = history
+    if each:
+        out["domains"] = list(dict.fromkeys(e["domain"] for e in each))
+        out["ids"] = [i for e in each for i in e["ids"]]
+        out["results"] = each
+    return out
+
+
+def segment_results(
+    messages: list[dict[str, Any]], segments: list[Segment], results: list[Result]
+) -> list[dict[str, Any]]:
+    """Each segment's result for the summary, without its text: where it sits (message index in the
+    request, content part), the message's role, the routed domain, status, tokens, marker ids."""
+    out = []
+    for seg, r in zip(segments, results, strict=True):
+        e: dict[str, Any] = {"message": seg.message, "role": messages[seg.message].get("role")}
+        if seg.part is not None:
+            e["part"] = seg.part
+        e |= {k: r.get(k) for k in ("domain", "status", "tokens_before", "tokens_after")}
+        e["ids"] = list(r.get("ids") or [])
+        out.append(e)
     return out
 
 
 def headers(info: dict[str, Any]) -> dict[str, str]:
-    """The `x-compress-*` response headers."""
+    """The `x-compress-*` response headers (lists comma-separated: `x-compress-domains`, `x-compress-ids`)."""
     names = ("status", "segments", "tokens_before", "tokens_after", "seconds", "compressor", "reason")
-    return {f"x-compress-{k.replace('_', '-')}": str(info[k]) for k in names if info.get(k) is not None}
+    out = {f"x-compress-{k.replace('_', '-')}": str(info[k]) for k in names if info.get(k) is not None}
+    for k in ("domains", "ids"):
+        if info.get(k):
+            out[f"x-compress-{k}"] = ",".join(str(v) for v in info[k])
+    return out
 
 
 async def compress_messages(
     messages: list[dict[str, Any]], rules: ProxySelect, over: Overrides, host: CompressorHost
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The messages with what `rules` select compressed by `host` (a request's `over` budget first),
-    every `<compress>` tag and marker removed, and the summary of what compression did.
+    """The messages with what `rules` select compressed by `host` (a request's `over` budget and
+    domain first), every `<compress>` tag and marker removed, and the summary of what compression did.
 
     A long chat history (`select_history`) goes to the compressor as one joint call (one budget over
     its messages together, the last user message the query), its emptied messages removed; when the
     host's compressor cannot compress jointly (`host.joint` False), or refuses these texts as one
     context, those messages follow the per-message rules instead, and the summary's reason says
-    `history_not_joint`. The host holds one
+    `history_not_joint`. The other selected texts go each on its own, one call per distinct query (a
+    tool result's query names its call), routed by shape unless a domain is given. The host holds one
     compressor for the life of its process (its caches shared by every request): nothing here loads
     or builds one. The compressor failing passes the texts through (`host.compress_failing_open`); the
     proxy and the LiteLLM hook (`compress.integrations.litellm`) both compress through here."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
+    original = messages
     history = select_history(messages, rules) if over.enabled else []
     if over.rate is not None or over.target_tokens is not None:
-        budget = {"rate": over.rate, "target_tokens": over.target_tokens}
+        budget: dict[str, Any] = {"rate": over.rate, "target_tokens": over.target_tokens}
     else:
         budget = {"rate": rules.rate, "target_tokens": rules.target_tokens}
+    domain = over.domain or rules.domain
     query = _query(messages, rules)
     outcomes: list[Outcome] = []
-    joint_texts: list[str] = []
+    joint_results: list[Result] = []
     fallback = False
     if history and host.joint is False:
         fallback = True
@@ -345,29 +445,40 @@ async def compress_messages(
             fallback = True
         else:
             outcomes.append(joint)
-            joint_texts = [r["compressed"] for r in joint.results]
+            joint_results = joint.results
+    joint_texts = [r["compressed"] for r in joint_results]
     history_info: dict[str, Any] | None = None
     if fallback:
         history_info = {"messages": len({s.message for s in history}), "joint": False}
         history = []
     skip = frozenset(s.message for s in history)
     segments, _ = select(messages, rules, skip) if over.enabled else ([], None)
-    texts: list[str] = []
+    each: list[Result] = []
     if segments:
-        each = await host.compress_failing_open(
-            [s.text for s in segments], budget | {"query": query}, ROUTE, param="compress"
-        )
-        outcomes.append(each)
-        texts = [r["compressed"] for r in each.results]
+        # one call per query (most requests: one; each tool result's query names its own call)
+        by_query: dict[str | None, list[int]] = {}
+        for k, seg in enumerate(segments):
+            by_query.setdefault(seg.query, []).append(k)
+        found: dict[int, Result] = {}
+        for q, ks in by_query.items():
+            group = await host.compress_failing_open(
+                [segments[k].text for k in ks],
+                budget | {"query": q, "domain": domain},
+                ROUTE,
+                param="compress",
+            )
+            outcomes.append(group)
+            found |= dict(zip(ks, group.results, strict=True))
+        each = [found[k] for k in range(len(segments))]
+    texts = [r["compressed"] for r in each]
     messages = apply(messages, segments + history, texts + joint_texts, rules.spans)
     if history:
         messages, removed = remove_emptied(messages, history, joint_texts)
-        results = outcomes[0].results
         history_info = {
             "messages": len(skip),
             "removed": removed,
-            "tokens_before": sum(r["tokens_before"] for r in results),
-            "tokens_after": sum(r["tokens_after"] for r in results),
+            "tokens_before": sum(r["tokens_before"] for r in joint_results),
+            "tokens_after": sum(r["tokens_after"] for r in joint_results),
             "joint": True,
         }
     reasons = [o.reason for o in outcomes if o.reason] + ([NOT_JOINT] if fallback else [])
@@ -381,7 +492,8 @@ async def compress_messages(
         else None
     )
     n = len(segments) + len(history)
-    return messages, summary(outcome, host, loop.time() - t0, n, history_info)
+    per = segment_results(original, segments + history, each + joint_results)
+    return messages, summary(outcome, host, loop.time() - t0, n, history_info, per)
 
 
 def provider_of(model: str) -> str:

@@ -1,8 +1,12 @@
-"""`POST /v1/compress`: the library's arguments as JSON, checked before anything runs.
+"""`POST /v1/compress` and `POST /v1/expand`: the library's arguments as JSON, checked before anything runs.
 
-`{"text": "..."}` answers one `CompressResult` (the library's fields); `{"texts": [...]}` answers
-`{"results": [...], "tokens_before": N, "tokens_after": M}`. The other fields are `compress`'s:
-`rate` or `target_tokens`, `query`, `domain`, `force_tokens`.
+`{"text": "..."}` answers one `CompressResult` (the library's fields, `domain` and the marker `ids`
+among them); `{"texts": [...]}` answers `{"results": [...], "tokens_before": N, "tokens_after": M}`.
+The other fields are `compress`'s: `rate` or `target_tokens`, `query`, `domain` (nl, code, memory or
+a tool output's shape: json, log, listing; omitted: routed), `force_tokens`.
+
+`{"id": "..."}` to /v1/expand answers `{"id", "text"}`: the exact text a marker
+`[… N lines like "..." · id ID]` of an earlier result stands for.
 """
 
 from __future__ import annotations
@@ -90,3 +94,20 @@ def _unicode(text: str, name: str) -> None:
             f"{name}: holds a lone surrogate ({text[exc.start]!r} at character {exc.start}); send valid Unicode text.",
             param=name,
         ) from exc
+
+
+class ExpandBody(BaseModel):
+    """The request body of /v1/expand: the id of a marker in an earlier result."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    # ids are short hex digests; the bound only keeps a caller from sending megabytes as an id
+    id: str = Field(min_length=1, max_length=256)
+
+    def checked_id(self) -> str:
+        """The id, stripped; an HTTPProblem naming the field when it is blank or not valid Unicode."""
+        marker_id = self.id.strip()
+        if not marker_id:
+            raise HTTPProblem(422, "id: empty; send the id a marker names (`· id ID]`).", param="id")
+        _unicode(marker_id, "id")
+        return marker_id

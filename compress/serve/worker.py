@@ -1,7 +1,7 @@
 """Where the server's compressor lives: `python -m compress.serve.worker`, spoken to in JSON lines.
 
 The server starts this as a child process and writes one request per line on its stdin,
-`{"op": "load" | "compress" | "stop", "args": [...]}`; it answers each on its stdout,
+`{"op": "load" | "compress" | "expand" | "stop", "args": [...]}`; it answers each on its stdout,
 `{"ok": true, "value": ...}` or `{"ok": false, "error": "CompressError" | "...", "message": "..."}`.
 Results are plain JSON (a `CompressResult`'s fields), so the server never imports the library,
 torch or a model: it starts in about a second. Anything else a library prints goes to stderr.
@@ -28,7 +28,7 @@ WARM_UP = (
 
 
 class Handler:
-    """The operations a server asks of its compressor: load, compress, close."""
+    """The operations a server asks of its compressor: load, compress, expand, close."""
 
     def __init__(self) -> None:
         self.loaded: LoadedCompressor | None = None
@@ -57,6 +57,15 @@ class Handler:
         opts["force_tokens"] = tuple(opts.get("force_tokens") or ())
         return [r.model_dump() for r in self.loaded.compress_many(texts, **opts)]
 
+    def expand(self, marker_id: str) -> str:
+        """The exact text a marker of an earlier result of this process stands for (CompressError when
+        the id is unknown or was evicted from the compressor's bounded cache)."""
+        if self.loaded is None:
+            raise CompressError(
+                f"id {marker_id!r}: unknown; the compressor is not loaded, it made no markers yet."
+            )
+        return self.loaded.expand(marker_id)
+
     def close(self) -> None:
         """Free the model."""
         if self.loaded is not None:
@@ -66,7 +75,7 @@ class Handler:
     def answer(self, op: str, args: list[Any]) -> dict[str, Any]:
         """Run one operation; its JSON answer (a failure as its type name and message, never a traceback)."""
         try:
-            if op not in ("load", "compress", "close"):
+            if op not in ("load", "compress", "expand", "close"):
                 raise ValueError(f"unknown operation {op!r}")
             return {"ok": True, "value": getattr(self, op)(*args)}
         except CompressError as exc:

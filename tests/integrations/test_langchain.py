@@ -12,8 +12,10 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
+from compress.infra.errors import CompressError
 from compress.integrations.langchain import CompressDocumentCompressor
 from compress.library.load import LoadedCompressor
+from tests.serve.test_tool_outputs import ERROR_LINE, LOG, QUESTION
 
 DOCS = [
     Document(
@@ -93,3 +95,19 @@ def test_async_path_and_target_tokens() -> None:
     c = CompressDocumentCompressor.load("truncate", rate=None, target_tokens=8)
     out = asyncio.run(c.acompress_documents(DOCS[:1], query="observatory"))
     assert out[0].metadata["compress"]["tokens_after"] <= 8
+
+
+def test_a_tool_output_is_routed_and_its_markers_expand(compressor: CompressDocumentCompressor) -> None:
+    log = Document(page_content=LOG, metadata={"source": "service.log"}, id="log")
+    (doc,) = compressor.compress_documents([log], query=QUESTION)
+    stats = doc.metadata["compress"]
+    assert stats["domain"] == "log" and stats["ids"] and ERROR_LINE in doc.page_content.splitlines()
+    for marker_id in stats["ids"]:
+        text = compressor.expand(marker_id)
+        assert text in LOG and ERROR_LINE not in text
+    with pytest.raises(CompressError, match="unknown"):
+        compressor.expand("0badc0de")
+    # a domain given: every document compressed as that domain, the log's shape not looked for
+    prose = CompressDocumentCompressor(compressor=compressor.compressor, rate=0.5, domain="nl")
+    (doc,) = prose.compress_documents([log], query=QUESTION)
+    assert doc.metadata["compress"]["domain"] == "nl" and doc.metadata["compress"]["ids"] == []

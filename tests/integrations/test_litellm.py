@@ -14,6 +14,7 @@ import pytest
 
 from compress.infra.llm.tokens import count_cl100k
 from tests.conftest import CACHE
+from tests.serve.test_tool_outputs import CALL_ID, ERROR_LINE, LOG, agent_messages
 from tests.support.litellm_proxy import MASTER_KEY, PROVIDER_KEY, LiteLLMProxy, write_config
 from tests.support.openai_server import OpenAIServer, ServerState
 
@@ -118,6 +119,23 @@ def test_spans_markers_and_a_request_budget_follow_compress_s_own_proxy_rules(
     assert count_cl100k(sent[0]["content"]) < 0.5 * count_cl100k(span_text)  # the request's 0.25
     assert sent[1]["content"] == LONG and sent[2]["content"] == QUESTION
     assert raw.headers["x-compress-segments"] == "1"
+
+
+def test_a_tool_log_reaches_the_provider_with_its_error_line_and_marker_ids_in_the_headers(
+    proxies: dict[str, LiteLLMProxy], upstream: OpenAIServer
+) -> None:
+    messages: list[Any] = agent_messages()
+    for rate in (0.25, 0.1):
+        raw = _client(proxies["good"]).chat.completions.with_raw_response.create(
+            model="fake", messages=messages, extra_body={"compress": {"rate": rate}}
+        )
+        sent = _last_body(upstream)["messages"]
+        tool = sent[3]
+        assert tool["role"] == "tool" and tool["tool_call_id"] == CALL_ID
+        assert ERROR_LINE in tool["content"].splitlines() and len(tool["content"]) < len(LOG) / 2
+        assert sent[2]["tool_calls"] == messages[2]["tool_calls"] and sent[4] == messages[4]
+        ids = raw.headers["x-compress-ids"].split(",")
+        assert raw.headers["x-compress-domains"] == "log" and all(f"id {i}" in tool["content"] for i in ids)
 
 
 def test_short_requests_and_streams_pass_as_they_came(

@@ -17,6 +17,7 @@ from compress.integrations.litellm import CompressHook, HookSettings, settings_f
 from compress.serve.config import ProxyHistory, ProxySelect
 from compress.serve.proxy import Overrides, compress_messages
 from tests.serve.test_proxy_history import FACT, conversation
+from tests.serve.test_tool_outputs import ERROR_LINE, LOG, agent_messages
 
 LONG = " ".join(
     f"Sentence {i} tells the reader one more fact about the harbour, its boats, its tides and its keeper."
@@ -36,9 +37,10 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
             "COMPRESS_ROLES": "user, tool,system",
             "COMPRESS_WORKER": "thread",
             "COMPRESS_LOAD_WAIT_S": "5",
+            "COMPRESS_DOMAIN": "log",
         }
     )
-    assert (s.spec, s.worker, s.load_wait_s) == ("bm25", "thread", 5.0)
+    assert (s.spec, s.worker, s.load_wait_s, s.proxy.domain) == ("bm25", "thread", 5.0, "log")
     assert (s.proxy.rate, s.proxy.target_tokens, s.proxy.min_chars) == (None, 300, 500)
     assert s.proxy.roles == ["user", "tool", "system"]
     cfg = tmp_path / "proxy.yaml"
@@ -54,6 +56,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
         ({"COMPRESS_RATE": "2"}, "COMPRESS_RATE"),
         ({"COMPRESS_WORKER": "fork"}, "COMPRESS_WORKER"),
         ({"COMPRESS_MIN_CHARS": "many"}, "COMPRESS_MIN_CHARS"),
+        ({"COMPRESS_DOMAIN": "poetry"}, "COMPRESS_DOMAIN"),
         ({"COMPRESS_CONFIG": "/no/such/proxy.yaml"}, "/no/such/proxy.yaml"),
     ],
 )
@@ -140,23 +143,61 @@ def test_a_request_may_turn_it_off_and_a_bad_request_passes_through(
         assert out["metadata"]["compress"] == {"status": "passthrough", "segments": 0, "reason": "hook_error"}
 
 
-def test_the_hook_compresses_a_long_chat_history_as_the_proxy_does(loop: asyncio.AbstractEventLoop) -> None:
-    rules = ProxySelect(rate=0.25, history=ProxyHistory(min_tokens=200))
-    bm25 = CompressHook(HookSettings(spec="bm25", worker="thread", proxy=rules))
-    try:
-        messages = conversation()  # 40 short turns: an early one holds the locker code, the last asks
-        out = _call(loop, bm25, {"model": "m", "messages": copy.deepcopy(messages)})
+HISTORY_RULES = ProxySelect(rate=0.25, history=ProxyHistory(min_tokens=200))
+
+
+@pytest.fixture(scope="module")
+def bm25(loop: asyncio.AbstractEventLoop) -> Iterator[CompressHook]:
+    """A hook with bm25 (joint-capable) at rate 0.25, the history path on from 200 tokens."""
+    h = CompressHook(HookSettings(spec="bm25", worker="thread", proxy=HISTORY_RULES))
+    yield h
+    if h._host is not None:
+        loop.run_until_complete(h._host.close())
+
+
+def test_the_hook_compresses_a_long_chat_history_as_the_proxy_does(
+    loop: asyncio.AbstractEventLoop, bm25: CompressHook
+) -> None:
+    messages = conversation()  # 40 short turns: an early one holds the locker code, the last asks
+    out = _call(loop, bm25, {"model": "m", "messages": copy.deepcopy(messages)})
+    sent, info = out["messages"], out["metadata"]["compress"]
+    assert sent[0] == messages[0] and sent[-2:] == messages[-2:]
+    assert {"role": "user", "content": FACT} in sent and len(sent) <= 3 + 38 // 3
+    assert info["history"]["joint"] is True and info["history"]["removed"] == len(messages) - len(sent)
+    assert info["status"] == "compressed" and info["segments"] == 38
+    # the same function as compress's own proxy, the same compressor: the same request goes out
+    assert bm25._host is not None
+    again = loop.run_until_complete(
+        compress_messages(copy.deepcopy(messages), HISTORY_RULES, Overrides(), bm25._host)
+    )
+    assert again[0] == sent and again[1]["history"] == info["history"]
+
+
+def test_the_hook_keeps_a_tool_logs_error_and_expands_its_markers(
+    loop: asyncio.AbstractEventLoop, bm25: CompressHook
+) -> None:
+    for over in ({}, {"rate": 0.1}):  # the hook's rate (0.25), then the request's own
+        data: dict[str, Any] = {"model": "m", "messages": agent_messages()}
+        if over:
+            data["compress"] = over
+        out = _call(loop, bm25, data)
         sent, info = out["messages"], out["metadata"]["compress"]
-        assert sent[0] == messages[0] and sent[-2:] == messages[-2:]
-        assert {"role": "user", "content": FACT} in sent and len(sent) <= 3 + 38 // 3
-        assert info["history"]["joint"] is True and info["history"]["removed"] == len(messages) - len(sent)
-        assert info["status"] == "compressed" and info["segments"] == 38
-        # the same function as compress's own proxy, the same compressor: the same request goes out
-        assert bm25._host is not None
-        again = loop.run_until_complete(
-            compress_messages(copy.deepcopy(messages), rules, Overrides(), bm25._host)
-        )
-        assert again[0] == sent and again[1]["history"] == info["history"]
-    finally:
-        if bm25._host is not None:
-            loop.run_until_complete(bm25._host.close())
+        tool = sent[3]["content"]
+        assert ERROR_LINE in tool.splitlines() and len(tool) < len(LOG) / 2
+        assert [sent[i] for i in (0, 1, 2, 4)] == [agent_messages()[i] for i in (0, 1, 2, 4)]
+        assert info["domains"] == ["log"] and info["ids"] and info["results"][0]["message"] == 3
+        hdrs = loop.run_until_complete(bm25.async_post_call_response_headers_hook(out, None, None))
+        assert hdrs is not None and hdrs["x-compress-ids"] == ",".join(info["ids"])
+        for marker_id in info["ids"]:
+            text = loop.run_until_complete(bm25.expand(marker_id))
+            assert text.strip() and text in LOG and ERROR_LINE not in text
+    with pytest.raises(CompressError, match="0badc0de"):
+        loop.run_until_complete(bm25.expand("0badc0de"))
+    # the request names the domain; one no compressor has passes the request through, logged
+    out = _call(loop, bm25, {"messages": agent_messages(), "compress": {"domain": "nl"}})
+    assert out["metadata"]["compress"]["domains"] == ["nl"]
+    out = _call(loop, bm25, {"messages": agent_messages(), "compress": {"domain": "poetry"}})
+    assert out["messages"] == agent_messages() and out["metadata"]["compress"]["reason"] == "hook_error"
+    # a hook without a compressor has nothing to expand
+    with pytest.raises(CompressError, match="no compressor"):
+        loop.run_until_complete(CompressHook().expand("0badc0de"))

@@ -15,9 +15,12 @@ from llama_index.core.query_engine import RetrieverQueryEngine
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 
+from compress.infra.errors import CompressError
 from compress.infra.llm.tokens import count_cl100k
 from compress.integrations.llamaindex import CompressNodePostprocessor
 from compress.library.load import LoadedCompressor, load_compressor
+from tests.serve.test_tool_outputs import ERROR_LINE, LOG
+from tests.serve.test_tool_outputs import QUESTION as LOG_QUESTION
 from tests.support.llamaindex import MiniLMEmbedding
 
 DOCS = [
@@ -114,6 +117,23 @@ def test_empty_target_tokens_and_the_async_path(bm25: LoadedCompressor) -> None:
     assert out.score == 0.5 and out.node.node_id == node.node.node_id
     assert out.node.metadata["compress"]["tokens_after"] <= 12
     assert node.node.get_content() == DOCS[0].text
+
+
+def test_a_tool_output_is_routed_and_its_markers_expand(bm25: LoadedCompressor) -> None:
+    post = CompressNodePostprocessor(compressor=bm25, rate=0.1)
+    node = NodeWithScore(node=TextNode(text=LOG, metadata={"source": "service.log"}), score=1.0)
+    (out,) = post.postprocess_nodes([node], query_str=LOG_QUESTION)
+    stats = out.node.metadata["compress"]
+    assert stats["domain"] == "log" and stats["ids"]
+    assert ERROR_LINE in out.node.get_content(metadata_mode=MetadataMode.NONE).splitlines()
+    for marker_id in stats["ids"]:
+        text = post.expand(marker_id)
+        assert text in LOG and ERROR_LINE not in text
+    with pytest.raises(CompressError, match="unknown"):
+        post.expand("0badc0de")
+    prose = CompressNodePostprocessor(compressor=bm25, rate=0.1, domain="nl")
+    (out,) = prose.postprocess_nodes([node], query_str=LOG_QUESTION)
+    assert out.node.metadata["compress"]["domain"] == "nl" and out.node.metadata["compress"]["ids"] == []
 
 
 def test_load_by_name() -> None:

@@ -5,7 +5,8 @@ metrics, the proxy with and without streaming (OpenAI SDK), upstream faults, a d
 
 Three servers start together when the module starts: `fast` (truncate; an API key; the bulk of the
 tests), `slow` (selfinfo, which loads a model: loading is seen; fail_closed; SIGTERM at the end) and
-`history` (bm25, which compresses jointly: the chat-history path).
+`history` (bm25, which compresses jointly: the chat-history path; tool outputs routed by shape, their
+markers' ids and /v1/expand).
 Tests run in file order: the ones that kill a worker or stop a server come last for that server.
 """
 
@@ -30,6 +31,7 @@ from compress.infra.llm.tokens import CL100K
 from tests.conftest import CACHE
 from tests.serve.test_proxy_history import FACT, conversation
 from tests.serve.test_proxy_history import QUESTION as HISTORY_QUESTION
+from tests.serve.test_tool_outputs import CALL_ID, ERROR_LINE, LOG, agent_messages
 from tests.support.openai_server import OpenAIServer, ServerState
 from tests.support.serve import ServeProcess
 
@@ -258,7 +260,12 @@ def test_api_key_is_required_except_by_the_probes(
     fast = servers["fast"]
     state = _reset(upstream)
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": API_KEY}):
-        for method, path in (("POST", "/v1/compress"), ("POST", "/v1/chat/completions"), ("GET", "/metrics")):
+        for method, path in (
+            ("POST", "/v1/compress"),
+            ("POST", "/v1/expand"),
+            ("POST", "/v1/chat/completions"),
+            ("GET", "/metrics"),
+        ):
             r = _see(
                 httpx.request(method, fast.url + path, headers=headers, json={"text": "a b c", "rate": 0.5})
             )
@@ -384,6 +391,120 @@ def test_proxy_compresses_a_long_chat_history_jointly(
     assert r.status_code == 200, r.text
     assert state.bodies[-1]["messages"] == longer
     assert r.headers["x-compress-reason"] == "history_not_joint"
+
+
+# --- the history server (bm25): tool outputs routed by shape, markers, /v1/expand ---------------
+
+
+def _expanded(server: ServeProcess, marker_id: str) -> str:
+    """/v1/expand's text for `marker_id` (asserting a 200 that names the id)."""
+    r = _see(server.client.post("/v1/expand", json={"id": marker_id}))
+    assert r.status_code == 200, r.text
+    assert r.json()["id"] == marker_id
+    return str(r.json()["text"])
+
+
+def _assert_dropped_lines(text: str) -> None:
+    """`text` is a run of the log's own lines, exactly as they were, without the error."""
+    assert text.strip() and text in LOG and ERROR_LINE not in text
+    assert set(text.splitlines()) <= set(LOG.splitlines())
+
+
+def test_proxy_routes_a_tool_log_keeps_its_error_and_expand_gives_back_the_dropped_lines(
+    servers: dict[str, ServeProcess], upstream: OpenAIServer
+) -> None:
+    server = servers["history"]
+    server.wait_ready()
+    messages = agent_messages()
+    for rate in (0.25, 0.1):  # the config's rate, then the request's own
+        state = _reset(upstream)
+        body: dict[str, Any] = {"model": MODEL, "messages": messages}
+        if rate != 0.25:
+            body["compress"] = {"rate": rate}
+        r = _see(server.client.post("/v1/chat/completions", json=body))
+        assert r.status_code == 200, r.text
+        sent = state.bodies[-1]["messages"]
+        # the tool's answer shorter, its error line whole; the call and every other message as they came
+        tool = sent[3]
+        assert tool["role"] == "tool" and tool["tool_call_id"] == CALL_ID
+        assert ERROR_LINE in tool["content"].splitlines() and len(tool["content"]) < len(LOG) / 2
+        assert [sent[i] for i in (0, 1, 4)] == [messages[i] for i in (0, 1, 4)]
+        assert sent[2]["tool_calls"] == messages[2]["tool_calls"]  # (LiteLLM drops its null content)
+        info = r.json()["compress"]
+        assert info["status"] == "compressed" and info["domains"] == ["log"] and info["ids"], info
+        (result,) = info["results"]
+        assert (result["message"], result["role"], result["domain"]) == (3, "tool", "log")
+        assert result["ids"] == info["ids"] and result["tokens_after"] < result["tokens_before"]
+        assert (
+            r.headers["x-compress-ids"] == ",".join(info["ids"]) and r.headers["x-compress-domains"] == "log"
+        )
+        # each id is a marker in what the model read, and the server gives back the lines it stands for
+        for marker_id in info["ids"]:
+            assert f"id {marker_id}" in tool["content"]
+            _assert_dropped_lines(_expanded(server, marker_id))
+    # the request names the domain: the log compressed as prose; a domain no compressor has: a 422
+    state = _reset(upstream)
+    r = _see(
+        server.client.post(
+            "/v1/chat/completions", json={"model": MODEL, "messages": messages, "compress": {"domain": "nl"}}
+        )
+    )
+    assert r.status_code == 200 and r.json()["compress"]["domains"] == ["nl"], r.text
+    r = _see(
+        server.client.post(
+            "/v1/chat/completions",
+            json={"model": MODEL, "messages": messages, "compress": {"domain": "poetry"}},
+        )
+    )
+    assert r.status_code == 422 and r.json()["error"]["param"] == "compress.domain", r.text
+    assert "poetry" in r.json()["error"]["message"] and "log" in r.json()["error"]["message"]
+
+
+def test_compress_routes_tool_outputs_by_shape_and_a_domain_overrides_it(
+    servers: dict[str, ServeProcess],
+) -> None:
+    server = servers["history"]
+    rows = json.dumps([{"id": i, "name": f"item-{i}", "status": "ok", "tags": ["a", "b"]} for i in range(60)])
+    r = _see(server.client.post("/v1/compress", json={"text": rows, "rate": 0.25}))
+    assert r.status_code == 200 and r.json()["domain"] == "json", r.text
+    assert isinstance(r.json()["ids"], list)
+    r = _see(server.client.post("/v1/compress", json={"text": rows, "rate": 0.25, "domain": "nl"}))
+    assert r.status_code == 200 and r.json()["domain"] == "nl", r.text
+    # /v1/compress's markers expand too, in a batch each result with its own ids
+    r = _see(server.client.post("/v1/compress", json={"texts": [LOG, rows], "rate": 0.1}))
+    assert r.status_code == 200, r.text
+    log_result, rows_result = r.json()["results"]
+    assert (log_result["domain"], rows_result["domain"]) == ("log", "json") and log_result["ids"]
+    assert ERROR_LINE in log_result["compressed"]
+    for marker_id in log_result["ids"]:
+        _assert_dropped_lines(_expanded(server, marker_id))
+
+
+def test_expand_answers_an_unknown_id_or_a_bad_body_with_a_4xx_and_keeps_serving(
+    servers: dict[str, ServeProcess],
+) -> None:
+    server = servers["history"]
+    r = _see(server.client.post("/v1/expand", json={"id": "0badc0de"}))
+    assert r.status_code == 404, r.text
+    error = r.json()["error"]
+    assert error["type"] == "not_found" and error["param"] == "id" and "0badc0de" in error["message"]
+    for content, status, needle in [
+        (b"{not json", 400, "not JSON"),
+        (b"", 400, "empty"),
+        (json.dumps({}).encode(), 422, "id:"),
+        (json.dumps({"id": 5}).encode(), 422, "got int"),
+        (json.dumps({"id": "   "}).encode(), 422, "id: empty"),
+        (json.dumps({"id": "x" * 300}).encode(), 422, "id:"),
+        (json.dumps({"id": "a", "ids": ["b"]}).encode(), 422, "ids:"),
+        (b'{"id": "\\ud800"}', 422, "id:"),  # a lone surrogate
+    ]:
+        r = _see(server.client.post("/v1/expand", content=content))
+        assert r.status_code == status and needle in r.json()["error"]["message"], (content, r.text)
+        assert "Traceback" not in r.text
+    assert httpx.get(server.url + "/healthz").json()["status"] == "ok"
+    m = server.metrics()
+    assert _sample(m, "compress_http_requests_total", route="/v1/expand", status="404") == 1
+    assert _sample(m, "compress_http_requests_total", route="/v1/expand", status="500") == 0
 
 
 def test_proxy_streams_through(servers: dict[str, ServeProcess], upstream: OpenAIServer) -> None:
