@@ -147,6 +147,13 @@ def test_trained_run_and_its_package_give_the_same_output(
         assert a.model_dump(exclude={"seconds"}) == b.model_dump(exclude={"seconds"})
         assert a.tokens_before > 0 and a.domain in {"nl", "code"}
     assert [r.domain for r in from_run] == ["nl", "code"]
+    # a trained compressor routes a log the way every baseline does: its error line survives
+    log = heartbeat()
+    with load_compressor(moved, engine="llama_cpp", cache_dir=CACHE) as pkg_c:
+        for rate in (0.25, 0.1):
+            r = pkg_c.compress(log, rate=rate, query="Which worker reported an error?")
+            assert r.domain == "log" and ERROR_LINE in r.compressed.split("\n"), (rate, r.compressed)
+            assert _rebuilt(r.compressed, pkg_c.expand) == log
 
 
 @pytest.mark.slow  # the session's trained smoke run (about 2 minutes on 2 cores) is the cost: pytest -m slow
@@ -231,6 +238,11 @@ MARKER = re.compile(r"\[… [^\n]*? · id ([0-9a-f]+)\]")
 
 @pytest.fixture(scope="module")
 def heartbeat_log() -> str:
+    """The log of `heartbeat`."""
+    return heartbeat()
+
+
+def heartbeat() -> str:
     """300 lines: heartbeats of 4 workers (timestamps and seq numbers vary), one error in the middle."""
     lines = []
     for i in range(299):

@@ -51,6 +51,7 @@ def code_items(task: str, cases: list[CodeCase]) -> list[GoldItem]:
             [c.answer],
             evidence=c.evidence,
             kind="method" if "." in c.name else "function",
+            domain="code",
         )
         for c in cases
     ]

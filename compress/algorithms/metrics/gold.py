@@ -56,6 +56,9 @@ class GoldItem:
     # whole), and the question's kind (single-hop, multi-hop, temporal, update, paraphrase; 1-hop..3-hop)
     evidence: tuple[str, ...] = ()
     kind: str = ""
+    # the domain whose settings the compressors get (code tasks: `code`, so code is read by its
+    # definitions); "" = none, each compressor's default
+    domain: str = ""
 
 
 def load_qa(path: str, max_items: int, fields: Any = None, split: str | None = None) -> list[GoldItem]:

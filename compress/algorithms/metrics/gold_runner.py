@@ -18,6 +18,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from compress.algorithms.compressors.base import Compressor, Request, tokens_at
+from compress.algorithms.data.domains import default_domains
 from compress.algorithms.metrics import gold, needle
 from compress.algorithms.metrics.compare import compare
 from compress.algorithms.metrics.stats import paired_bootstrap, wilson
@@ -107,10 +108,13 @@ def _contexts(
     baselines = [m for m in methods if m != "trained"]
     out: dict[TaskPoint, list[str]] = {}
 
+    settings = default_domains()
+    domains = [settings[it.domain] if it.domain else None for it in items]
+
     def run(method: str, rate: float | None, budgets: list[int]) -> None:
         reqs = [
-            Request(it.context, n, None, it.question or None, tokens=k)
-            for it, n, k in zip(items, budgets, n_tok, strict=True)
+            Request(it.context, n, d, it.question or None, tokens=k)
+            for it, n, k, d in zip(items, budgets, n_tok, domains, strict=True)
         ]
         at = "its own budget" if rate is None else f"rate {rate:g}"
         out[(method, rate)] = _compress(methods[method], reqs, counter, f"gold tasks: {method} at {at}")

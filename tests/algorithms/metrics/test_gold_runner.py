@@ -241,3 +241,19 @@ def test_memory_items_are_graded_by_their_checks_and_by_kind() -> None:
         "task:memory.single-hop",
         "task:memory.temporal",
     }
+
+
+def test_an_items_domain_reaches_every_compressor_with_its_settings() -> None:
+    code = "def add(a, b):\n    return a + b\n"
+    items = [
+        GoldItem("code_needle", "c1", code, "Which function adds two numbers?", ["add"], evidence=(code,), domain="code"),
+        GoldItem("qa", "q1", "the year was 1969 indeed", "When?", ["1969"]),
+    ]  # fmt: skip
+    ev = OmegaConf.create({"task_rates": [0.5], "code_needle": {"max_tokens": 8}, "qa": {"max_tokens": 8}})
+    methods = _methods()
+    gold_tasks(CannedLLM(), ev, items, dict(methods), cast(TokenCounter, WordCounter()), ["a"], seed=0)
+    for m in methods.values():
+        by_text = {r.text: r.domain for r in m.requests}
+        # the code task's settings (read by definitions), none for a task that names no domain
+        assert by_text[code] is not None and by_text[code].name == "code"
+        assert by_text["the year was 1969 indeed"] is None
