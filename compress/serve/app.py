@@ -19,11 +19,11 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compress import __version__
@@ -36,6 +36,8 @@ from compress.serve.metrics import CONTENT_TYPE, Metrics
 from compress.serve.proxy import ROUTE as CHAT_ROUTE
 from compress.serve.proxy import Proxy, headers
 from compress.serve.schemas import CompressBody, ExpandBody
+
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 log = logging.getLogger("compress.serve")
 
@@ -167,15 +169,19 @@ def create_app(settings: ServeSettings) -> FastAPI:
         authorize(request)
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    @app.post(COMPRESS_ROUTE)
-    async def compress_route(request: Request) -> JSONResponse:
-        """Compress `text` (one result) or `texts` (a batch), as `LoadedCompressor.compress_many` does."""
+    async def validated(request: Request, model: type[BodyT]) -> BodyT:
+        """The request's JSON body as `model`, after the key check (4xx problems otherwise)."""
         authorize(request)
         data = await read_json(request, settings.max_body_bytes)
         try:
-            body = CompressBody.model_validate(data)
+            return model.model_validate(data)
         except ValidationError as exc:
             raise validation_problem(exc) from exc
+
+    @app.post(COMPRESS_ROUTE)
+    async def compress_route(request: Request) -> JSONResponse:
+        """Compress `text` (one result) or `texts` (a batch), as `LoadedCompressor.compress_many` does."""
+        body = await validated(request, CompressBody)
         texts = body.checked_texts(settings.max_texts)
         if host.pending >= settings.max_pending:
             raise HTTPProblem(
@@ -205,12 +211,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     async def expand_route(request: Request) -> JSONResponse:
         """The exact text behind a marker id of an earlier result: `{"id", "text"}`; 404 when the id is
         unknown or was evicted from the compressor's bounded cache (or its worker restarted)."""
-        authorize(request)
-        data = await read_json(request, settings.max_body_bytes)
-        try:
-            body = ExpandBody.model_validate(data)
-        except ValidationError as exc:
-            raise validation_problem(exc) from exc
+        body = await validated(request, ExpandBody)
         marker_id = body.checked_id()
         try:
             text = await host.expand(marker_id)
