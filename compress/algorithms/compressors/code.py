@@ -252,6 +252,15 @@ def _python_map(text: str, lines: list[str], tree: ast.Module) -> CodeMap:
             stmts.append(Statement(first, last, "import", binds, uses))
         elif i == 0 and isinstance(node, ast.Expr) and isinstance(getattr(node, "value", None), ast.Constant):
             stmts.append(Statement(first, last, "docstring"))
+        elif any(isinstance(n, ast.Import | ast.ImportFrom) for n in ast.walk(node)):
+            # an import inside a module-level `try`/`if` (an optional dependency): kept whole like one
+            binds = {
+                (a.asname or a.name).split(".")[0]
+                for n in ast.walk(node)
+                if isinstance(n, ast.Import | ast.ImportFrom)
+                for a in n.names
+            }
+            stmts.append(Statement(first, last, "import", binds | _assigned(node), uses))
         else:
             binds = _assigned(node)
             stmts.append(Statement(first, last, "other", binds, uses))
@@ -630,9 +639,14 @@ def compress_code(
     def rendered() -> str:
         # the imports are those the kept lines use (a skeleton's base classes and decorators too)
         if m.python:
-            used_names = _used_names(render.text(state, blocks, kept_stmts - set(imports)))
+            # to a fixed point: an optional import's `try` block can read another import's name
             kept_stmts.difference_update(imports)
-            kept_stmts.update(binder[x] for x in used_names if x in binder)
+            for _ in range(4):
+                used_names = _used_names(render.text(state, blocks, kept_stmts))
+                more = {binder[x] for x in used_names if x in binder} - kept_stmts
+                if not more:
+                    break
+                kept_stmts.update(more)
         return render.text(state, blocks, kept_stmts)
 
     text = rendered()
