@@ -186,7 +186,10 @@ class BM25:
             return r.text
         domain = str(r.domain.name) if r.domain is not None and "name" in r.domain else None
         if self.structure and shape_of(domain, r.text) == "code" and (cmap := code_map(r.text)) is not None:
-            scores = bm25_scores(cmap.documents(), r.query)
+            # z-scored: a plan's knapsack order reads scores on a scale free of the corpus's idf (on the
+            # dev split z-scores and raw scores keep as much; 3x z-scores keep less)
+            raw = bm25_scores(cmap.documents(), r.query)
+            scores = (raw - raw.mean()) / (raw.std() or 1.0)
             out = compress_code(cmap, scores, budget, counter.count, counter.token_starts(r.text))
             if out is not None:
                 return out

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 # what a definition's state is in a plan
-DROP, SKEL, PART, FULL = 0, 1, 2, 3
+# (HEAD: a class's header alone, shown for a member; SKEL: its header, one-line docstring and `...`)
+DROP, HEAD, SKEL, PART, FULL = 0, 1, 2, 3, 4
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -404,7 +405,7 @@ class _Render:
         if st == FULL or d.inline:
             return m.lines[d.first : d.last + 1]
         out = m.lines[d.first : d.header_last + 1]
-        summary = self.summary_line(d)
+        summary = self.summary_line(d) if st != HEAD else None
         body: list[str] = []
         if d.kind == "class" or (d.kind == "block" and d.children):
             # a container: its members by their own state, in order; its own statements drop
@@ -495,8 +496,17 @@ def compress_code(
         dtype=np.int64,
     )
     full_cost = np.asarray([lines_cost(d.first, d.last) for d in m.defs], dtype=np.int64)
+    # a class shown for one of its members: its header lines alone
+    bare_cost = np.asarray(
+        [
+            lines_cost(d.first, d.header_last) + (int(line_cost[d.closer]) if d.closer is not None else 0)
+            for d in m.defs
+        ],
+        dtype=np.int64,
+    )
     inline = np.asarray([d.inline for d in m.defs], dtype=bool)
     head_cost[inline] = full_cost[inline]
+    bare_cost[inline] = full_cost[inline]
     imports = [i for i, s in enumerate(m.stmts) if s.kind == "import"]
     stmt_cost = np.asarray([lines_cost(s.first, s.last) for s in m.stmts], dtype=np.int64)
     binder: dict[str, int] = {}
@@ -536,7 +546,7 @@ def compress_code(
                 i = binder.get(name)
                 if i is not None and i not in kept_stmts and i not in stm:
                     stm.append(i)
-        extra = (int(head_cost[heads].sum()) if heads else 0) + (int(stmt_cost[stm].sum()) if stm else 0)
+        extra = (int(bare_cost[heads].sum()) if heads else 0) + (int(stmt_cost[stm].sum()) if stm else 0)
         return extra, heads, stm
 
     def cost_now(k: int) -> int:
@@ -545,12 +555,12 @@ def compress_code(
             return int(full_cost[k])
         if st == PART:
             return int(head_cost[k]) + sum(lines_cost(*m.defs[k].body[j]) for j in blocks.get(k, set()))
-        return int(head_cost[k]) if st == SKEL else 0
+        return int(head_cost[k]) if st == SKEL else int(bare_cost[k]) if st == HEAD else 0
 
     def commit(k: int, to: int, heads: list[int], stm: list[int], cost: int) -> None:
         nonlocal used
         for a in heads:
-            state[a] = SKEL
+            state[a] = HEAD
         kept_stmts.update(stm)
         state[k] = to
         if to == FULL:  # everything inside is shown with it
