@@ -77,7 +77,7 @@ class Statement:
 
     first: int
     last: int
-    kind: str  # "import" | "docstring" | "other"
+    kind: str  # "import" | "guarded" (imports inside a `try`/`if`) | "docstring" | "other"
     binds: set[str] = field(default_factory=set)
     uses: set[str] = field(default_factory=set)
 
@@ -138,6 +138,8 @@ class Plan:
     callees_anywhere: bool = True
     # a module constant a kept line reads comes along when it costs at most this many tokens
     constant_tokens: int = 40
+    # ... and an import inside a module-level `try`/`if` that it uses, at most this many
+    guarded_tokens: int = 120
 
 
 def code_map(text: str) -> CodeMap | None:
@@ -261,7 +263,7 @@ def _python_map(text: str, lines: list[str], tree: ast.Module) -> CodeMap:
                 if isinstance(n, ast.Import | ast.ImportFrom)
                 for a in n.names
             }
-            stmts.append(Statement(first, last, "import", binds | _assigned(node), uses))
+            stmts.append(Statement(first, last, "guarded", binds | _assigned(node), uses))
         else:
             binds = _assigned(node)
             stmts.append(Statement(first, last, "other", binds, uses))
@@ -507,8 +509,13 @@ def compress_code(
     inline = np.asarray([d.inline for d in m.defs], dtype=bool)
     head_cost[inline] = full_cost[inline]
     bare_cost[inline] = full_cost[inline]
-    imports = [i for i, s in enumerate(m.stmts) if s.kind == "import"]
     stmt_cost = np.asarray([lines_cost(s.first, s.last) for s in m.stmts], dtype=np.int64)
+    # a guarded import (an optional dependency's `try`/`if`) comes along only when it is small
+    imports = [
+        i
+        for i, s in enumerate(m.stmts)
+        if s.kind == "import" or (s.kind == "guarded" and stmt_cost[i] <= p.guarded_tokens)
+    ]
     binder: dict[str, int] = {}
     for i in imports:
         for name in m.stmts[i].binds:
