@@ -6,16 +6,19 @@ or, where no parser is at hand (another language, or Python that does not parse)
 indentation: a line and the more indented lines under it. Relevance is decided per definition (its
 name, signature, docstring and body read together: the caller scores `CodeMap.documents()`), then:
 
-1. whole definitions, best first, within `Plan.full_share` of the budget; the definitions a kept
-   function calls come along (call-graph expansion: a module-level function called by name, a method
-   of the same class called through `self`/`cls`), whole when they fit, else as their signature;
-   the best definition that does not fit whole keeps its header and its best body blocks (the
-   dropped ones become `...`);
+1. whole definitions in a knapsack's greedy order (their chance of being the one asked for, per
+   token: `Plan.sharpness`, `Plan.size_weight`), within `Plan.full_share` of the budget (all of it
+   by default: tuning found any reserve for the skeleton a loss); the definitions a kept function
+   calls come along (call-graph expansion: a module-level function called by name, a method of the
+   same class called through `self`/`cls`, a class's `__init__`), whole when they fit, else as their
+   signature; the best definition that does not fit whole keeps its header and its best body blocks
+   (the dropped ones become `...`);
 2. a skeleton of the rest, as far as the budget allows, most relevant first: signatures, class
-   headers, a one-line docstring, `...` bodies;
+   headers, a one-line docstring, `...` bodies (a class shown only for one of its members: its header);
 3. what budget is left: more whole definitions.
 
-The imports a kept line uses are kept (and module constants it reads, when they fit). What is kept
+The imports the kept lines read are kept (to a fixed point; an import guarded by a module-level
+`try`/`if` when small), and the small module constants a whole definition reads. What is kept
 parses (Python): a dropped body is `...`; the result is checked with `ast.parse`, and the caller falls
 back to statement selection when it does not (`compress_code` returns None). Every cost is in the
 target model's tokens (`count`), and the final text is counted exactly.

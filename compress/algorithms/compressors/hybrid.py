@@ -18,7 +18,9 @@ changed fact's latest statement counts, a paraphrase shares no word at all. Scor
    candidates, never the whole history.
 
 Then `compress.algorithms.compressors.coarse` keeps whole units best first within the budget (or every
-unit at or above a threshold: irrelevant documents go whole). What every unit costs to read is kept by
+unit at or above a threshold: irrelevant documents go whole). Code with a budget is read by its definitions instead
+(`HybridScorer.code_scores`, `compress.algorithms.compressors.code`): each function scored whole, the
+best kept whole, a skeleton of the rest. What every unit costs to read is kept by
 content in a bounded per-process cache (`UnitMemo`): its terms, its static embedding, its tokens in
 the target model's tokenizer, and the encoder's score for a question; a history that grows by one turn
 pays for that turn.
