@@ -145,6 +145,8 @@ def bm25_scores(units: Sequence[str], query: str | None) -> np.ndarray:
     terms = bm25s.tokenize([query or ""], stopwords="en", show_progress=False, return_ids=False)[0]
     if not terms or not units:
         return np.zeros(len(units))
+    # again here: a logging set-up after import (Hydra's job logging) lets its DEBUG lines through
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
     index = bm25s.BM25()
     index.index(bm25s.tokenize(list(units), stopwords="en", show_progress=False), show_progress=False)
     return np.asarray(index.get_scores(terms), dtype=np.float64)
