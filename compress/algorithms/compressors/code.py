@@ -135,10 +135,8 @@ class Plan:
     # ... among the definitions scoring within `gap` of the best (the rest go to the skeleton; tuning
     # found any cut a loss)
     gap: float = float("inf")
-    # call-graph expansion: callees of a whole definition come whole when they fit (within the whole
-    # budget with `callees_anywhere`, else within the first pass's share)
+    # call-graph expansion: callees of a whole definition come whole when they fit in the budget
     callees: bool = True
-    callees_anywhere: bool = True
     # a module constant a kept line reads comes along when it costs at most this many tokens
     constant_tokens: int = 40
     # ... and an import inside a module-level `try`/`if` that it uses, at most this many
@@ -347,7 +345,6 @@ def _block_map(text: str, lines: list[str]) -> CodeMap:
                     lines[body_first][: len(lines[body_first]) - len(lines[body_first].lstrip())],
                     parent,
                     closer=closer,
-                    calls={w for w in _IDENT.findall("\n".join(lines[i : last + 1]))},
                 )
                 end_body = closer - 1 if closer is not None else last
                 d.body = _line_blocks(lines, i + 1, end_body, depth)
@@ -490,18 +487,9 @@ def compress_code(
 
     render = _Render(m)
     dots = 2
-    head_cost = np.asarray(
-        [
-            lines_cost(d.first, d.header_last)
-            + (count(render.summary_line(d) or "") + 1 if render.summary_line(d) else 0)
-            + dots
-            + (int(line_cost[d.closer]) if d.closer is not None else 0)
-            for d in m.defs
-        ],
-        dtype=np.int64,
-    )
     full_cost = np.asarray([lines_cost(d.first, d.last) for d in m.defs], dtype=np.int64)
-    # a class shown for one of its members: its header lines alone
+    # a class shown for one of its members: its header lines alone; a skeleton adds its one-line
+    # docstring and the `...`
     bare_cost = np.asarray(
         [
             lines_cost(d.first, d.header_last) + (int(line_cost[d.closer]) if d.closer is not None else 0)
@@ -509,6 +497,8 @@ def compress_code(
         ],
         dtype=np.int64,
     )
+    summaries = [render.summary_line(d) for d in m.defs]
+    head_cost = bare_cost + dots + np.asarray([count(x) + 1 if x else 0 for x in summaries], dtype=np.int64)
     inline = np.asarray([d.inline for d in m.defs], dtype=bool)
     head_cost[inline] = full_cost[inline]
     bare_cost[inline] = full_cost[inline]
@@ -636,7 +626,7 @@ def compress_code(
             if took and p.callees:
                 # a callee is what the caller means: whole whenever the whole budget allows
                 for c in _callees(m, k, by_name):
-                    if not show(c, FULL, budget if p.callees_anywhere else cap):
+                    if not show(c, FULL, budget):
                         show(c, SKEL, budget)
     # the skeleton: most relevant first (text order without a question)
     sk_order = order if asked else list(range(n))
